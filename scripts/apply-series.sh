@@ -1,0 +1,54 @@
+#!/bin/bash
+# apply-series.sh: apply kernel/series onto the pristine base in
+# $ODP_BUILD/linux with `git am`, one commit per patch, on branch "odp".
+#
+# Editing a patch: `make kernel-apply`, then edit and commit (or rebase -i)
+# in build/linux, then `make kernel-export`.  This script refuses to throw
+# away commits or edits that were not exported; FORCE=1 overrides.
+#
+# With N given, apply only the first N patches (used to build every prefix).
+. "$(dirname "$0")/lib.sh"
+
+tree="$ODP_BUILD/linux"
+count="${1:-}"
+"$ODP_ROOT/scripts/prepare-linux.sh"
+
+mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series" || true)
+[ -z "$count" ] || patches=("${patches[@]:0:$count}")
+
+state="$tree/.git/odp-series"
+want=$(cd "$ODP_ROOT/kernel" && { echo "${patches[*]}"; cat "${patches[@]}" 2>/dev/null; } | sha256sum | cut -c1-16)
+head=$(git -C "$tree" rev-parse HEAD)
+if [ -r "$state" ]; then
+	read -r have_hash have_head <"$state"
+else
+	have_hash="" have_head=$(git -C "$tree" rev-parse odp-base)
+fi
+
+if [ "$have_hash" = "$want" ] && [ "$have_head" = "$head" ] &&
+	git -C "$tree" diff --quiet HEAD; then
+	exit 0
+fi
+if [ -z "${FORCE:-}" ]; then
+	if [ "$have_head" != "$head" ]; then
+		die "$tree has commits that were not exported (HEAD moved since the last apply).
+       Run 'make kernel-export' to save them into kernel/, or FORCE=1 to discard."
+	fi
+	if ! git -C "$tree" diff --quiet HEAD; then
+		die "$tree has uncommitted changes. Commit and 'make kernel-export', or FORCE=1 to discard."
+	fi
+fi
+
+git -C "$tree" am --abort >/dev/null 2>&1 || true
+git -C "$tree" checkout -q -f -B odp odp-base
+git -C "$tree" clean -q -fdx -e '/.git'
+for p in "${patches[@]}"; do
+	[ -r "$ODP_ROOT/kernel/$p" ] || die "kernel/series names $p, which does not exist"
+	if ! git -C "$tree" am -q --keep-cr "$ODP_ROOT/kernel/$p" >/dev/null 2>"$ODP_BUILD/git-am.log"; then
+		cat "$ODP_BUILD/git-am.log" >&2
+		git -C "$tree" am --abort || true
+		die "kernel/$p does not apply to $(git -C "$tree" log -1 --format=%s odp-base)"
+	fi
+done
+echo "$want $(git -C "$tree" rev-parse HEAD)" >"$state"
+log "applied ${#patches[@]} patch(es) onto $(git -C "$tree" log -1 --format=%s odp-base)"

@@ -1,0 +1,66 @@
+#!/bin/bash
+# build-hmm-tests.sh: build the kernel's HMM selftest (mm/hmm-tests) out of
+# the tree in $ODP_BUILD/linux (which stays untouched: no in-tree build),
+# copy the rdma selftest scripts next to it, and print the output directory:
+#   $ODP_BUILD/selftests/hmm-tests
+#   $ODP_BUILD/selftests/rdma/*.sh, $ODP_BUILD/selftests/kselftest/ktap_helpers.sh
+# (same relative layout as in the kernel: the rdma scripts source
+# "$(dirname "$0")/../kselftest/ktap_helpers.sh").
+#
+# The rdma scripts assume a modular kernel.  Our VM kernel has everything
+# built in and no /lib/modules, so the guest runner must cater for:
+#   modprobe (load, and "modprobe -r" in the EXIT cleanup): all six scripts;
+#     rxe_sent_rcvd_bytes.sh exits 1 if "modprobe tun"/"modprobe rdma_rxe"
+#     fails; with built-ins, "modprobe -r" no longer removes leftover rxe
+#     links between scripts.
+#   modinfo (skip/exit when it fails): rxe_ipv6.sh, rxe_netns_names.sh,
+#     rxe_rping_between_netns.sh, rxe_socket_with_netns.sh,
+#     rxe_test_NETDEV_UNREGISTER.sh.
+#   rxe_netns_names.sh also requires modprobe on PATH (need_cmd modprobe).
+#   rping (not on the host's PATH; rdma-core's build/bin has it):
+#     rxe_rping_between_netns.sh, rxe_sent_rcvd_bytes.sh.
+. "$(dirname "$0")/lib.sh"
+
+K="$ODP_BUILD/linux"
+mm="$K/tools/testing/selftests/mm"
+out="$ODP_BUILD/selftests"
+[ -r "$mm/hmm-tests.c" ] || die "no kernel tree at $K (run prepare-linux.sh first)"
+mkdir -p "$out"
+
+# As verified in the ecosystem brief; flags as in selftests/mm/Makefile.
+# Bookworm's /usr/include plus tools/include/uapi stand in for the kernel's
+# exported headers (KHDR_INCLUDES), which need an in-tree "make headers".
+cflags=(-Wall -O2 -g -U_FORTIFY_SOURCE
+	-I"$K" -I"$K/tools/testing/selftests" -I"$mm" -isystem "$K/tools/include/uapi")
+srcs=("$mm/hmm-tests.c" "$mm/vm_util.c" "$mm/hugepage_settings.c")
+libs=(-lrt -lpthread -lm)
+
+# Rebuild only when a file the compiler reads (gcc -M: sources and every
+# header, the kernel's and the system's), the flags or this script changed.
+hash=$( {
+	echo "${cflags[*]} ${libs[*]}"
+	cat "${BASH_SOURCE[0]}"
+	gcc "${cflags[@]}" -M "${srcs[@]}" | sed 's/^[^:]*://; s/\\$//' | tr ' ' '\n' |
+		grep . | sort -u | xargs cat
+} | sha256sum | cut -c1-16)
+
+if [ -x "$out/hmm-tests" ] && [ "$(cat "$out/.hmm-tests.hash" 2>/dev/null)" = "$hash" ]; then
+	log "hmm-tests: up to date"
+else
+	log "hmm-tests: building from $K"
+	gcc "${cflags[@]}" "${srcs[@]}" "${libs[@]}" -o "$out/hmm-tests.tmp" ||
+		die "hmm-tests does not build"
+	# The harness lists on stderr and exits KSFT_SKIP (4) after -l.
+	rc=0; "$out/hmm-tests.tmp" -l >/dev/null 2>"$out/hmm-tests.list" || rc=$?
+	[ "$rc" -eq 4 ] && grep -qw open_close "$out/hmm-tests.list" ||
+		die "hmm-tests -l does not list the tests (rc=$rc)"
+	mv -f "$out/hmm-tests.tmp" "$out/hmm-tests"
+	echo "$hash" >"$out/.hmm-tests.hash"
+fi
+
+# rsync only rewrites what changed; --delete drops scripts removed upstream.
+mkdir -p "$out/kselftest"
+rsync -a --delete "$K/tools/testing/selftests/rdma/" "$out/rdma/"
+rsync -a "$K/tools/testing/selftests/kselftest/ktap_helpers.sh" "$out/kselftest/"
+
+echo "$out"

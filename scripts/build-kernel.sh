@@ -1,0 +1,64 @@
+#!/bin/bash
+# build-kernel.sh [--debug] [--prefix N] [--out DIR]: apply the series and
+# build a bzImage from tinyconfig + kernel/config fragments, with ccache.
+#
+# The finished image is cached under $ODP_CACHE/kernels, keyed by the base
+# tree, the patches and the fragments, so an unchanged kernel is not rebuilt.
+# Prints the bzImage path on stdout.
+. "$(dirname "$0")/lib.sh"
+
+variant=base prefix="" out=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--debug) variant=debug ;;
+	--prefix) prefix="$2"; shift ;;
+	--out) out="$2"; shift ;;
+	*) die "unknown option $1" ;;
+	esac
+	shift
+done
+fragments=("$ODP_ROOT/kernel/config/base.config")
+[ "$variant" = debug ] && fragments+=("$ODP_ROOT/kernel/config/debug.config")
+out="${out:-$ODP_BUILD/kbuild-$variant}"
+tree="$ODP_BUILD/linux"
+
+"$ODP_ROOT/scripts/apply-series.sh" $prefix >&2
+
+key=$( { git -C "$tree" rev-parse HEAD^{tree}; cat "${fragments[@]}"; gcc --version | head -n1; } |
+	sha256sum | cut -c1-16)
+cached="$ODP_CACHE/kernels/$key"
+mkdir -p "$out"
+if [ -z "${ODP_NO_KERNEL_CACHE:-}" ] && [ -r "$cached/bzImage" ]; then
+	log "kernel $key unchanged: using the cached image"
+	cp "$cached/bzImage" "$cached/.config" "$out/"
+	echo "$out/bzImage"
+	exit 0
+fi
+
+export CCACHE_DIR="$ODP_CACHE/ccache"
+export CCACHE_BASEDIR="$ODP_ROOT"
+export CCACHE_MAXSIZE=5G
+export CCACHE_COMPILERCHECK=content
+mk=(make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
+	KBUILD_BUILD_TIMESTAMP="2026-01-01 00:00:00 UTC" KBUILD_BUILD_USER=odp KBUILD_BUILD_HOST=odp
+	-j"$(nproc_build)")
+
+"${mk[@]}" tinyconfig >/dev/null
+"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}" >/dev/null
+"${mk[@]}" olddefconfig >/dev/null
+# Every option the fragments ask for must have survived olddefconfig.
+bad=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=n) opt="${line%%=*}"; grep -q "^$opt=" "$out/.config" && { warn "$opt is set, wanted n"; bad=1; } ;;
+	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { warn "$line missing from .config (unmet dependency?)"; bad=1; } ;;
+	esac
+done < <(cat "${fragments[@]}")
+[ "$bad" -eq 0 ] || die "kernel configuration does not match the fragments"
+
+log "building bzImage ($variant) in $out"
+"${mk[@]}" bzImage 2> >(grep -v '^\s*$' >&2)
+mkdir -p "$cached"
+cp "$out/arch/x86/boot/bzImage" "$out/.config" "$cached/"
+cp "$out/arch/x86/boot/bzImage" "$out/bzImage"
+echo "$out/bzImage"

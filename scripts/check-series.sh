@@ -1,0 +1,79 @@
+#!/bin/bash
+# check-series.sh: the review gate for kernel/series.
+#  1. scripts/checkpatch.pl --strict on every patch;
+#  2. every prefix of the series builds (bzImage, incremental, ccache);
+#  3. for the .c files each patch touches, no new warnings from W=1 and
+#     sparse (C=1) compared with the tree just before that patch.
+# Leaves build/linux with the whole series applied.
+. "$(dirname "$0")/lib.sh"
+
+tree="$ODP_BUILD/linux"
+out="$ODP_BUILD/kbuild-check"
+"$ODP_ROOT/scripts/prepare-linux.sh"
+mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series" || true)
+fail=0
+
+# The base tree is a release tarball with no git history, so checkpatch
+# cannot resolve the commit ids in Fixes: tags; everything else is checked.
+log "checkpatch --strict on ${#patches[@]} patch(es)"
+for p in "${patches[@]}"; do
+	if "$tree/scripts/checkpatch.pl" --strict --quiet --no-tree --show-types \
+		--ignore UNKNOWN_COMMIT_ID "$ODP_ROOT/kernel/$p" >"$ODP_BUILD/checkpatch.log" 2>&1; then
+		echo "  clean  $p"
+	else
+		echo "  DIRTY  $p"
+		sed 's/^/         /' "$ODP_BUILD/checkpatch.log"
+		fail=1
+	fi
+done
+
+export CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$ODP_ROOT" CCACHE_COMPILERCHECK=content
+mk=(make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc_build)")
+
+# warnings FILE...: W=1 + sparse diagnostics for FILEs, line numbers removed.
+warnings() {
+	local f objs=()
+	for f in "$@"; do objs+=("${f%.c}.o"); done
+	[ ${#objs[@]} -gt 0 ] || return 0
+	touch "${@/#/$tree/}"
+	"${mk[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null |
+		grep -E 'warning:|error:' | sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+}
+
+# Build the base once so that objects exist to compare against.
+export ODP_NO_KERNEL_CACHE=1
+log "building the base tree in $out"
+"$ODP_ROOT/scripts/build-kernel.sh" --prefix 0 --out "$out" >/dev/null ||
+	die "the base tree does not build"
+
+for i in "${!patches[@]}"; do
+	n=$((i + 1))
+	p="${patches[$i]}"
+	FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" "$i" >/dev/null
+	mapfile -t cfiles < <(cd "$ODP_ROOT/kernel" && grep -E '^\+\+\+ b/.*\.c$' "$p" | sed 's|^+++ b/||' | sort -u)
+	# Only files that the base config builds can be checked for warnings.
+	built=()
+	for f in "${cfiles[@]}"; do
+		[ -e "$out/${f%.c}.o" ] && built+=("$f")
+	done
+	before=$(warnings "${built[@]}")
+	FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" "$n" >/dev/null
+	if ! "$ODP_ROOT/scripts/build-kernel.sh" --prefix "$n" --out "$out" >/dev/null 2>"$ODP_BUILD/prefix-build.log"; then
+		echo "  BUILD FAILS after $n: $p"
+		tail -n 30 "$ODP_BUILD/prefix-build.log" | sed 's/^/         /'
+		fail=1
+		continue
+	fi
+	after=$(warnings "${built[@]}")
+	new=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')
+	if [ -n "$new" ]; then
+		echo "  NEW WARNINGS after $n: $p"
+		echo "$new" | sed 's/^/         /'
+		fail=1
+	else
+		echo "  builds, no new W=1/sparse warnings (${#built[@]} file(s) checked): $p"
+	fi
+done
+FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" >/dev/null
+[ "$fail" -eq 0 ] || die "kernel-check failed"
+log "kernel-check passed: ${#patches[@]} patch(es)"

@@ -1,0 +1,31 @@
+#!/bin/bash
+# guest-run.sh CMD...: the VM's entry point.  Sets up the topology, runs CMD
+# in host A's network namespace, then fails if the kernel log gained a
+# BUG/WARNING/KASAN/lockdep splat while it ran.  Exit status: CMD's, or 1 for
+# a setup failure or a splat.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+results="${ODP_RESULTS:-}"
+
+uname -r >/dev/null
+"$here/guest-setup.sh" || exit 1
+. /run/odp-p2p/env
+
+dmesg_before=$(dmesg | wc -l)
+rc=0
+# `ip netns exec` remounts /sys, hiding debugfs (gup_test needs it).
+ip netns exec "$ODP_NS_A" bash -c \
+	'mount -t debugfs none /sys/kernel/debug 2>/dev/null; exec "$@"' guest-run "$@" || rc=$?
+
+splat=$(dmesg | tail -n +"$((dmesg_before + 1))" |
+	grep -E 'BUG:|WARNING:|KASAN|Oops|general protection|possible (recursive |circular )?locking|INFO: task .* blocked|Call Trace' || true)
+if [ -n "$results" ]; then
+	mkdir -p "$results"
+	dmesg >"$results/dmesg.txt"
+fi
+if [ -n "$splat" ]; then
+	echo "guest-run: the kernel log shows a splat while the command ran:" >&2
+	dmesg | tail -n +"$((dmesg_before + 1))" | tail -n 80 >&2
+	[ "$rc" -ne 0 ] || rc=1
+fi
+exit "$rc"

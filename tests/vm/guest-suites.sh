@@ -1,0 +1,96 @@
+#!/bin/bash
+# guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
+# guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
+# rdma-selftests, pyverbs (default: all).  Each suite's log and JUnit XML go
+# to $ODP_BUILD/test-results; the exit status is non-zero if any test failed
+# or a suite produced no results.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${ODP_BUILD:-$root/build}"
+out="$build/test-results"
+report=("/usr/bin/python3" "$root/tests/report.py")
+. /run/odp-p2p/env
+mkdir -p "$out"
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests pyverbs rdma-selftests)
+status=0
+
+run_suite() {
+	local name="$1" start rc
+	shift
+	start=$(date +%s)
+	echo "=== suite $name"
+	"$@"
+	rc=$?
+	echo "=== suite $name: status $rc, $(($(date +%s) - start))s"
+	[ "$rc" -eq 0 ] || status=1
+}
+
+functional() {
+	ctest --test-dir "$build/userspace" -L vm --output-on-failure \
+		--output-junit "$out/functional.xml" --timeout 300 >"$out/functional.log" 2>&1
+	local rc=$?
+	cat "$out/functional.log"
+	return "$rc"
+}
+
+hmm_tests() {
+	# test_hmm is built in: no modprobe.  Device-coherent variants skip
+	# themselves (no spm_addr_dev* parameters).
+	(cd "$build/selftests" && ./hmm-tests) >"$out/hmm-tests.log" 2>&1
+	"${report[@]}" tap hmm-tests "$out/hmm-tests.log" "$out/hmm-tests.xml"
+}
+
+rdma_selftests() {
+	# The upstream scripts modprobe/modinfo rdma_rxe; ours is built in, so
+	# they run with stubs (tests/vm/bin).  Each script gets a fresh network
+	# namespace, so its veth/rxe names cannot collide with hosts A and B,
+	# and any rxe device it leaves behind is deleted (modprobe -r cannot).
+	local t n=0 rc
+	: >"$out/rdma-selftests.log"
+	: >"$out/rdma-selftests.tap"
+	for t in "$build"/selftests/rdma/rxe_*.sh; do
+		n=$((n + 1))
+		ip netns add kselftest
+		echo "### $(basename "$t")" >>"$out/rdma-selftests.log"
+		(cd "$(dirname "$t")" &&
+			PATH="$here/bin:$build/rdma-core/build/bin:$PATH" \
+			timeout 120 ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
+		rc=$?
+		case "$rc" in
+		0) echo "ok $n $(basename "$t")" ;;
+		4) echo "ok $n $(basename "$t") # SKIP" ;;
+		*) echo "not ok $n $(basename "$t") (exit $rc)" ;;
+		esac >>"$out/rdma-selftests.tap"
+		for d in $(rdma -j link show 2>/dev/null | /usr/bin/python3 -c \
+			'import json,sys; print(" ".join(l["ifname"] for l in json.load(sys.stdin)))'); do
+			case "$d" in "$ODP_DEV_A" | "$ODP_DEV_B") ;; *) rdma link del "$d" 2>/dev/null ;; esac
+		done
+		ip netns del kselftest 2>/dev/null
+	done
+	"${report[@]}" tap rdma-selftests "$out/rdma-selftests.tap" "$out/rdma-selftests.xml"
+}
+
+pyverbs() {
+	local rc
+	# run_tests.py is a generated sh wrapper that sets PYTHONPATH.
+	(cd "$build/rdma-core/src" &&
+		timeout 900 build/bin/run_tests.py --dev "$ODP_DEV_A" -v) \
+		>"$out/pyverbs.log" 2>&1
+	rc=$?
+	tail -n 5 "$out/pyverbs.log"
+	"${report[@]}" unittest pyverbs "$out/pyverbs.log" "$out/pyverbs.xml"
+}
+
+for s in "${suites[@]}"; do
+	case "$s" in
+	functional) run_suite functional functional ;;
+	hmm-tests) run_suite hmm-tests hmm_tests ;;
+	rdma-selftests) run_suite rdma-selftests rdma_selftests ;;
+	pyverbs) run_suite pyverbs pyverbs ;;
+	*) echo "unknown suite $s" >&2; status=1 ;;
+	esac
+done
+exit "$status"

@@ -1,0 +1,85 @@
+#!/bin/bash
+# run-vm.sh [--kernel BZIMAGE] [--timeout SECONDS] [--shell] [--] CMD...
+#
+# Boot the odp-p2p kernel with virtme-ng (host root filesystem read-only,
+# $ODP_BUILD writable), build the two-host RDMA topology, run CMD in host A's
+# namespace and return its exit status.  --shell gives an interactive shell
+# instead.  A watchdog kills a guest that runs past the timeout and reports
+# it with the tail of the guest console.
+. "$(dirname "$0")/../../scripts/lib.sh"
+
+kernel="${ODP_KERNEL:-$ODP_BUILD/kbuild-base/bzImage}"
+timeout="${ODP_VM_TIMEOUT:-1800}"
+shell=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kernel="$2"; shift ;;
+	--timeout) timeout="$2"; shift ;;
+	--shell) shell=1 ;;
+	--) shift; break ;;
+	-*) die "unknown option $1" ;;
+	*) break ;;
+	esac
+	shift
+done
+[ -r "$kernel" ] || die "no kernel at $kernel: run 'make kernel' first"
+[ "$shell" -eq 1 ] || [ $# -gt 0 ] || die "usage: run-vm.sh [options] CMD... | --shell"
+command -v vng >/dev/null || die "vng missing: run scripts/install-deps.sh"
+
+# KVM: use it only when a guest really boots with it (on some hosts
+# /dev/kvm exists but guests hang in the firmware).  The probe result is
+# cached per host boot.
+use_kvm() {
+	[ "${ODP_KVM:-auto}" = 0 ] && return 1
+	[ -w /dev/kvm ] || return 1
+	[ "${ODP_KVM:-auto}" = 1 ] && return 0
+	local stamp="$ODP_CACHE/kvm-probe.$(cat /proc/sys/kernel/random/boot_id)"
+	if [ ! -e "$stamp" ]; then
+		mkdir -p "$ODP_CACHE"
+		if timeout 60 vng --run "$kernel" --cpus 1 --memory 512M --exec true \
+			>/dev/null 2>&1 </dev/null; then
+			echo yes >"$stamp"
+		else
+			echo no >"$stamp"
+		fi
+	fi
+	[ "$(cat "$stamp")" = yes ]
+}
+
+vng_args=(--run "$kernel" --cpus "${ODP_VM_CPUS:-2}" --memory "${ODP_VM_MEMORY:-3G}"
+	--rwdir "$ODP_BUILD=$ODP_BUILD" --cwd "$ODP_ROOT" --force-9p --verbose)
+if use_kvm; then
+	accel=kvm
+else
+	accel=tcg
+	vng_args+=(--disable-kvm)
+fi
+
+if [ "$shell" -eq 1 ]; then
+	log "interactive VM ($accel); the topology is set up, 'exit' to leave"
+	exec vng "${vng_args[@]}" --exec \
+		"$ODP_ROOT/tests/vm/guest-setup.sh && . /run/odp-p2p/env && exec ip netns exec A bash -i"
+fi
+
+mkdir -p "$ODP_BUILD/vm"
+console="$ODP_BUILD/vm/console.log"
+cmd=$(printf '%q ' "$@")
+log "booting the VM ($accel, watchdog ${timeout}s, console log $console)"
+start=$(date +%s)
+rc=0
+# The guest console (kernel log) goes to the log file; the command's own
+# stdout/stderr arrive on separate virtio ports and reach the terminal.
+timeout --kill-after=15 "$timeout" \
+	vng "${vng_args[@]}" --exec "ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd" \
+	</dev/null 2> >(tee "$console" >&2) || rc=$?
+log "VM finished in $(($(date +%s) - start))s with status $rc"
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	echo "VM WATCHDOG: the guest did not finish within ${timeout}s; last console lines:" >&2
+	tail -n 60 "$console" >&2
+	exit 124
+fi
+if [ "$rc" -eq 255 ]; then
+	echo "VM: the guest died (kernel panic?); last console lines:" >&2
+	tail -n 60 "$console" >&2
+fi
+exit "$rc"
