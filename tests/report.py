@@ -29,7 +29,12 @@ def parse_tap(text):
             cases.append((name, "failed", line.strip()))
     # Nested kselftest output repeats each result in a summary line for the
     # whole binary; keep the innermost results only.
-    return dedupe(cases)
+    cases = dedupe(cases)
+    ran = re.search(r"^Ran (\d+) tests? in", text, re.M)
+    if ran and int(ran.group(1)) != len(cases):
+        print(f"warning: the log says {ran.group(1)} tests ran, {len(cases)} results parsed",
+              file=sys.stderr)
+    return cases
 
 
 def parse_unittest(text):
@@ -38,6 +43,7 @@ def parse_unittest(text):
     cases = []
     head = re.compile(r"^(test\w*) \(([\w.]+)\)")
     result = re.compile(r" \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)(.*)$")
+    bare = re.compile(r"^(ok|skipped|FAIL|ERROR|expected failure|unexpected success)(.*)$")
     current = None
     for line in text.splitlines():
         m = head.match(line)
@@ -45,6 +51,10 @@ def parse_unittest(text):
             ident = m.group(2)
             current = ident if ident.endswith("." + m.group(1)) else f"{ident}.{m.group(1)}"
         r = result.search(line)
+        if not r and current is not None and " ... " not in line:
+            # The test printed something after "... ": the status follows
+            # on a line of its own.
+            r = bare.match(line)
         if not r or current is None:
             continue
         status = r.group(1)
