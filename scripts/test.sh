@@ -12,6 +12,7 @@ rm -rf "$results"
 mkdir -p "$results"
 
 rc=0
+stage "lint (cppcheck, clang-format)" "$ODP_ROOT/scripts/lint.sh" || rc=1
 stage "tests in the VM" "$ODP_ROOT/tests/vm/run-vm.sh" -- \
 	"$ODP_ROOT/tests/vm/guest-suites.sh" "$@" || rc=$?
 
