@@ -9,6 +9,7 @@ Each conversion prints "SUITE: P passed, F failed, S skipped" and exits 1 if
 the log holds no test at all, so an empty run never looks like a pass.
 """
 import glob
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -119,7 +120,7 @@ def summary(directory):
                     c["skipped"] += 1
                 else:
                     c["passed"] += 1
-            print("  " + line(ts.get("name") or f, c))
+            print("  " + line(os.path.basename(f)[:-4], c))
             for k in total:
                 total[k] += c[k]
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
