@@ -36,8 +36,9 @@ warnings() {
 	for f in "$@"; do objs+=("${f%.c}.o"); done
 	[ ${#objs[@]} -gt 0 ] || return 0
 	touch "${@/#/$tree/}"
-	"${mk[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null |
-		grep -E 'warning:|error:' | sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
+	{ "${mk[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null || true; } |
+		{ grep -E 'warning:|error:' || true; } |
+		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 
 # Build the base once so that objects exist to compare against.
