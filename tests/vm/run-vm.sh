@@ -46,6 +46,15 @@ use_kvm() {
 	[ "$(cat "$stamp")" = yes ]
 }
 
+# One VM at a time: two TCG guests on a 2-core machine only slow each other
+# down and share build/vm.
+mkdir -p "$ODP_CACHE"
+exec 8>"$ODP_CACHE/vm.lock"
+if ! flock -n 8; then
+	log "another VM is running; waiting for it"
+	flock 8
+fi
+
 vng_args=(--run "$kernel" --cpus "${ODP_VM_CPUS:-2}" --memory "${ODP_VM_MEMORY:-3G}"
 	--rwdir "$ODP_BUILD=$ODP_BUILD" --cwd "$ODP_ROOT" --force-9p --verbose)
 if use_kvm; then
