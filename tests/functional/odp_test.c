@@ -288,6 +288,21 @@ bool odp_expect_pattern(const char *what, const void *buf, size_t from,
 		bad ? p[first] : 0);
 }
 
+void odp_expect_placed(const char *who, const void *buf, size_t size,
+		       size_t off, size_t len, uint32_t seed, uint32_t own)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s range holds the source bytes", who);
+	odp_expect_pattern(what, buf, off, off + len, seed);
+	snprintf(what, sizeof(what), "%s bytes before the range are unchanged",
+		 who);
+	odp_expect_pattern(what, buf, 0, off, own);
+	snprintf(what, sizeof(what), "%s bytes after the range are unchanged",
+		 who);
+	odp_expect_pattern(what, buf, off + len, size, own);
+}
+
 static void *odp_map(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

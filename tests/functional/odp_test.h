@@ -78,6 +78,13 @@ void odp_fill(void *buf, size_t len, uint32_t seed);
  */
 bool odp_expect_pattern(const char *what, const void *buf, size_t from,
 			size_t to, uint32_t seed);
+/*
+ * The bytes [off, off + len) of the size-byte buffer hold pattern @seed
+ * (@who names the buffer: "target", "local") and the bytes around them
+ * still hold the buffer's own pattern @own: three checks.
+ */
+void odp_expect_placed(const char *who, const void *buf, size_t size,
+		       size_t off, size_t len, uint32_t seed, uint32_t own);
 
 /* ---- verbs ---- */
 

@@ -31,12 +31,8 @@ static bool read_case(struct odp_pair *p, const struct odp_xfer_case *c,
 	     odp_expect_completion(&p->req, wr_id, IBV_WC_SUCCESS,
 				   IBV_WC_RDMA_READ, NULL);
 	if (ok) {
-		odp_expect_pattern("local range holds the remote bytes",
-				   dst.addr, l.off, l.off + l.len, src.seed);
-		odp_expect_pattern("local bytes before the range are unchanged",
-				   dst.addr, 0, l.off, dst.seed);
-		odp_expect_pattern("local bytes after the range are unchanged",
-				   dst.addr, l.off + l.len, l.size, dst.seed);
+		odp_expect_placed("local", dst.addr, l.size, l.off, l.len,
+				  src.seed, dst.seed);
 		odp_expect_pattern("remote ODP buffer is unchanged", src.addr,
 				   0, l.size, src.seed);
 	}
