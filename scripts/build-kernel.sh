@@ -50,7 +50,9 @@ mk=(make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
 bad=0
 while IFS= read -r line; do
 	case "$line" in
-	CONFIG_*=n) opt="${line%%=*}"; grep -q "^$opt=" "$out/.config" && { warn "$opt is set, wanted n"; bad=1; } ;;
+	CONFIG_*=n | "# CONFIG_"*" is not set")
+		opt="${line%%=*}" opt="${opt#\# }" opt="${opt%% *}"
+		if grep -q "^$opt=" "$out/.config"; then warn "$opt is set, wanted n"; bad=1; fi ;;
 	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { warn "$line missing from .config (unmet dependency?)"; bad=1; } ;;
 	esac
 done < <(cat "${fragments[@]}")
