@@ -5,12 +5,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 S := scripts
 
-.PHONY: help run test build kernel kernel-apply kernel-export kernel-check \
-	userspace vm-shell vm-run deps clean distclean
+.PHONY: help run test bench-hmm build kernel kernel-apply kernel-export \
+	kernel-check userspace vm-shell vm-run deps clean distclean
 
 help:
 	@echo "make run            build, boot the VM, run the demo benchmark, print its table"
 	@echo "make test           build, boot the VM, run every test suite"
+	@echo "make bench-hmm      build, boot the VM, time faulting device-private memory: aliases vs migration"
 	@echo "make kernel         build the patched kernel (bzImage)"
 	@echo "make kernel-apply   apply kernel/series to build/linux (for editing)"
 	@echo "make kernel-export  write build/linux's commits back to kernel/"
@@ -24,6 +25,9 @@ run:
 
 test:
 	@$(S)/test.sh $(SUITES)
+
+bench-hmm:
+	@$(S)/build.sh all && tests/vm/run-vm.sh -- tests/bench/hmm-alias-bench.sh
 
 build:
 	@$(S)/build.sh all

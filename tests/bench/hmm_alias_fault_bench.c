@@ -1,0 +1,697 @@
+/*
+ * hmm_alias_fault_bench - how long an importing device takes to fault
+ * memory that lives in another device's device-private memory, through
+ * DMA-able aliases versus through migration to system RAM.
+ *
+ * Both devices are test_hmm's (lib/test_hmm.c): the exporter,
+ * /dev/hmm_dmirror0, owns the device-private pages; the importer,
+ * /dev/hmm_dmirror1, has HMM_DMIRROR_FLAG_IMPORT_ALIAS set on its file and
+ * reads the buffer with HMM_DMIRROR_READ, i.e. hmm_range_fault() with a
+ * request for aliases. Two modes:
+ *   alias      the exporter offers aliases (HMM_DMIRROR_FLAG_EXPORT_ALIAS):
+ *              every page is mapped through its alias and stays on the
+ *              exporter, nothing migrates;
+ *   migration  the exporter offers none: every page migrates to RAM first,
+ *              which is what Linux 7.3 does for every foreign device.
+ * Each repetition, for each mode in turn: a fresh buffer is filled with a
+ * pattern and migrated to the exporter (not timed), the importer's READ of
+ * the whole buffer is timed, then the bytes it read, the exporter's view
+ * of where the pages are (SNAPSHOT) and the exporter's counters are
+ * checked: with aliases 0 migrations and one alias per page, pages still
+ * DEV_PRIVATE_LOCAL; through migration one migration per page, pages in
+ * RAM.
+ *
+ * Prints a table (median and minimum of the timed READs) and the ratio
+ * migration/alias; --json FILE writes the same as JSON. Exit status 0 if
+ * every check passed, 1 if one failed, 77 (skip) without the two devices
+ * or without the alias ioctls (a kernel without the mm/hmm alias series);
+ * with ODP_NO_SKIP=1 a skip is a failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lib/test_hmm_uapi.h>
+
+/* The VM's /run/odp-p2p/env names them too (ODP_DMIRROR, ODP_DMIRROR_PEER) */
+#define EXPORTER_PATH "/dev/hmm_dmirror0"
+#define IMPORTER_PATH "/dev/hmm_dmirror1"
+
+#define DEFAULT_SIZE_MIB 64
+#define DEFAULT_REPEAT 5
+#define MAX_SIZE_MIB 4096
+#define MAX_REPEAT 1000
+
+enum {
+	EXIT_PASS = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_SKIP = 77
+};
+
+enum mode {
+	MODE_ALIAS,
+	MODE_MIGRATION,
+	NMODES
+};
+
+static const char *const mode_names[NMODES] = {
+	[MODE_ALIAS] = "alias",
+	[MODE_MIGRATION] = "migration",
+};
+
+/* What one timed READ did, from the exporter's and the importer's counters */
+struct run {
+	double ms;
+	uint64_t migrations; /* exporter: pages migrated to RAM */
+	uint64_t aliases; /* exporter: aliases handed out */
+	uint64_t refused; /* exporter: alias requests refused */
+	uint64_t mapped; /* importer: aliases mapped */
+	bool measured; /* the READ succeeded: ms and the counts are valid */
+	bool ok; /* every check of this run passed */
+};
+
+struct bench {
+	size_t size_mib;
+	unsigned int repeat;
+	const char *json_path;
+	size_t page_size;
+	size_t npages;
+	const char *exporter_path;
+	const char *importer_path;
+	int exporter;
+	int importer;
+	void *bounce;
+	struct run *runs[NMODES];
+	unsigned int failures;
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One test_hmm ioctl; returns 0 or the errno. */
+static int dmirror_cmd(int fd, unsigned long request, const void *addr,
+		       void *ptr, uint64_t npages, uint64_t *cpages)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr,
+		.ptr = (uintptr_t)ptr,
+		.npages = npages,
+	};
+	int ret;
+
+	do
+		ret = ioctl(fd, request, &cmd);
+	while (ret && errno == EINTR);
+	if (cpages)
+		*cpages = cmd.cpages;
+	return ret ? errno : 0;
+}
+
+static int set_flags(int fd, uint64_t flags)
+{
+	return dmirror_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL, flags, NULL);
+}
+
+static int read_counters(int fd, struct hmm_dmirror_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	return dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, c, 0, NULL);
+}
+
+static void fail(struct bench *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fail(struct bench *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("FAIL: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	b->failures++;
+}
+
+static _Noreturn void skip(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static _Noreturn void skip(const char *fmt, ...)
+{
+	const char *no_skip = getenv("ODP_NO_SKIP");
+	bool fatal = no_skip && strtol(no_skip, NULL, 0) != 0;
+	va_list ap;
+
+	fputs(fatal ? "FAIL (ODP_NO_SKIP=1): cannot run: " : "SKIP: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(fatal ? EXIT_FAIL : EXIT_SKIP);
+}
+
+/* The value of 64-bit word @i of a buffer filled for run @seed. */
+static uint64_t pattern(uint32_t seed, size_t i)
+{
+	return ((uint64_t)seed << 48) ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL);
+}
+
+static void fill(void *buf, size_t size, uint32_t seed)
+{
+	uint64_t *w = buf;
+	size_t i;
+
+	for (i = 0; i < size / sizeof(*w); i++)
+		w[i] = pattern(seed, i);
+}
+
+/* Returns the number of words that differ from the pattern. */
+static size_t verify(const void *buf, size_t size, uint32_t seed,
+		     size_t *first_bad)
+{
+	const uint64_t *w = buf;
+	size_t i, bad = 0;
+
+	for (i = 0; i < size / sizeof(*w); i++) {
+		if (w[i] == pattern(seed, i))
+			continue;
+		if (!bad++)
+			*first_bad = i;
+	}
+	return bad;
+}
+
+static bool prot_on_exporter(uint8_t prot)
+{
+	return prot != HMM_DMIRROR_PROT_ERROR &&
+	       (prot & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
+}
+
+static bool prot_in_ram(uint8_t prot)
+{
+	return prot != HMM_DMIRROR_PROT_ERROR && !(prot & 0xf0) &&
+	       (prot & (HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_WRITE));
+}
+
+/*
+ * Snapshots the buffer through the exporter (no fault, so it moves
+ * nothing) and checks that every page is on the exporter, or in RAM.
+ */
+static bool check_residency(struct bench *b, const char *what, void *buf,
+			    bool on_exporter)
+{
+	uint8_t *prot = b->bounce; /* free between the READ check and munmap */
+	size_t i, bad = 0, first = 0;
+	int err;
+
+	memset(prot, HMM_DMIRROR_PROT_ERROR, b->npages);
+	err = dmirror_cmd(b->exporter, HMM_DMIRROR_SNAPSHOT, buf, prot,
+			  b->npages, NULL);
+	if (err) {
+		fail(b, "%s: ioctl(HMM_DMIRROR_SNAPSHOT): %s", what,
+		     strerror(err));
+		return false;
+	}
+	for (i = 0; i < b->npages; i++) {
+		if (on_exporter ? prot_on_exporter(prot[i]) :
+				  prot_in_ram(prot[i]))
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	if (bad)
+		fail(b, "%s: %zu of %zu pages not %s (page %zu: prot %#x)",
+		     what, bad, b->npages,
+		     on_exporter ? "in the exporter's device-private memory" :
+				   "in system RAM",
+		     first, prot[first]);
+	return !bad;
+}
+
+/* One repetition of one mode; @r->ok says whether it measured and passed. */
+static void run_once(struct bench *b, enum mode mode, unsigned int rep,
+		     struct run *r)
+{
+	bool alias = mode == MODE_ALIAS;
+	size_t size = b->npages * b->page_size, first_bad = 0, bad;
+	uint32_t seed = 2 * rep + (uint32_t)mode + 1;
+	struct hmm_dmirror_counters e0, e1, i0, i1;
+	uint64_t cpages = 0;
+	char what[64];
+	double t0;
+	void *buf;
+	int err;
+
+	snprintf(what, sizeof(what), "%s run %u", mode_names[mode], rep + 1);
+	memset(r, 0, sizeof(*r));
+
+	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		fail(b, "%s: mmap(%zu): %s", what, size, strerror(errno));
+		return;
+	}
+	/* Base pages: one alias or one migration per page, counted alike. */
+	if (madvise(buf, size, MADV_NOHUGEPAGE))
+		fprintf(stderr, "warning: madvise(MADV_NOHUGEPAGE): %s\n",
+			strerror(errno));
+	fill(buf, size, seed);
+
+	err = set_flags(b->exporter, alias ? HMM_DMIRROR_FLAG_EXPORT_ALIAS : 0);
+	if (!err)
+		err = set_flags(b->importer, HMM_DMIRROR_FLAG_IMPORT_ALIAS);
+	if (err) {
+		fail(b, "%s: ioctl(HMM_DMIRROR_FLAGS): %s", what,
+		     strerror(err));
+		goto out;
+	}
+	err = dmirror_cmd(b->exporter, HMM_DMIRROR_MIGRATE_TO_DEV, buf,
+			  b->bounce, b->npages, &cpages);
+	if (err || cpages != b->npages) {
+		fail(b,
+		     "%s: migration to the exporter: %s, %" PRIu64
+		     " of %zu pages",
+		     what, err ? strerror(err) : "ok", cpages, b->npages);
+		goto out;
+	}
+	if (!check_residency(b, what, buf, true))
+		goto out;
+
+	/* Clear (and populate) the bounce buffer: MIGRATE_TO_DEV filled it. */
+	memset(b->bounce, 0, size);
+	err = read_counters(b->exporter, &e0);
+	if (!err)
+		err = read_counters(b->importer, &i0);
+	if (err) {
+		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
+		     strerror(err));
+		goto out;
+	}
+
+	t0 = now_ms();
+	err = dmirror_cmd(b->importer, HMM_DMIRROR_READ, buf, b->bounce,
+			  b->npages, &cpages);
+	r->ms = now_ms() - t0;
+	if (err || cpages != b->npages) {
+		fail(b, "%s: importer READ: %s, %" PRIu64 " of %zu pages", what,
+		     err ? strerror(err) : "ok", cpages, b->npages);
+		goto out;
+	}
+
+	err = read_counters(b->exporter, &e1);
+	if (!err)
+		err = read_counters(b->importer, &i1);
+	if (err) {
+		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
+		     strerror(err));
+		goto out;
+	}
+	r->migrations = e1.migrated_to_ram - e0.migrated_to_ram;
+	r->aliases = e1.alias_offered - e0.alias_offered;
+	r->refused = e1.alias_refused - e0.alias_refused;
+	r->mapped = i1.alias_mapped - i0.alias_mapped;
+	r->measured = true;
+	r->ok = true;
+
+	bad = verify(b->bounce, size, seed, &first_bad);
+	if (bad) {
+		fail(b,
+		     "%s: %zu of %zu words read differ (word %zu: %#" PRIx64
+		     ", expected %#" PRIx64 ")",
+		     what, bad, size / sizeof(uint64_t), first_bad,
+		     ((const uint64_t *)b->bounce)[first_bad],
+		     pattern(seed, first_bad));
+		r->ok = false;
+	}
+	if (r->migrations != (alias ? 0 : b->npages)) {
+		fail(b, "%s: %" PRIu64 " pages migrated to RAM, expected %zu",
+		     what, r->migrations, alias ? 0 : b->npages);
+		r->ok = false;
+	}
+	if (r->aliases != (alias ? b->npages : 0)) {
+		fail(b, "%s: %" PRIu64 " aliases handed out, expected %zu",
+		     what, r->aliases, alias ? b->npages : 0);
+		r->ok = false;
+	}
+	if (!check_residency(b, what, buf, alias))
+		r->ok = false;
+out:
+	munmap(buf, size);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct summary {
+	double median_ms;
+	double min_ms;
+	double mib_per_s;
+	uint64_t migrations; /* per run, when every run agrees */
+	uint64_t aliases;
+	bool uniform; /* every run counted the same */
+	unsigned int measured; /* runs whose READ succeeded */
+};
+
+static struct summary summarize(const struct bench *b, enum mode mode)
+{
+	const struct run *runs = b->runs[mode];
+	struct summary s = { 0 };
+	double ms[MAX_REPEAT];
+	unsigned int i, n = 0;
+
+	s.uniform = true;
+	for (i = 0; i < b->repeat; i++) {
+		if (!runs[i].measured)
+			continue;
+		if (n && (runs[i].migrations != s.migrations ||
+			  runs[i].aliases != s.aliases))
+			s.uniform = false;
+		s.migrations = runs[i].migrations;
+		s.aliases = runs[i].aliases;
+		ms[n++] = runs[i].ms;
+	}
+	s.measured = n;
+	if (!n)
+		return s;
+	qsort(ms, n, sizeof(ms[0]), cmp_double);
+	s.median_ms = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+	s.min_ms = ms[0];
+	s.mib_per_s =
+		s.median_ms > 0 ? (double)b->size_mib * 1e3 / s.median_ms : 0;
+	return s;
+}
+
+static void print_table(const struct bench *b, const struct summary *s)
+{
+	int m;
+
+	printf("\n%s (importer) faults %zu MiB (%zu pages) that live in %s's device-private memory; %u repetitions\n",
+	       b->importer_path, b->size_mib, b->npages, b->exporter_path,
+	       b->repeat);
+	printf("%-10s %6s %10s %10s %9s %11s %9s\n", "mode", "MiB", "median ms",
+	       "min ms", "MiB/s", "migrations", "aliases");
+	for (m = 0; m < NMODES; m++) {
+		if (!s[m].measured) {
+			printf("%-10s %6zu %10s\n", mode_names[m], b->size_mib,
+			       "(failed)");
+			continue;
+		}
+		printf("%-10s %6zu %10.1f %10.1f %9.1f %11" PRIu64 " %9" PRIu64
+		       "%s\n",
+		       mode_names[m], b->size_mib, s[m].median_ms, s[m].min_ms,
+		       s[m].mib_per_s, s[m].migrations, s[m].aliases,
+		       s[m].uniform ? "" : " (varies)");
+	}
+	if (s[MODE_ALIAS].measured && s[MODE_MIGRATION].measured &&
+	    s[MODE_ALIAS].median_ms > 0)
+		printf("migration/alias (median): %.2fx\n",
+		       s[MODE_MIGRATION].median_ms / s[MODE_ALIAS].median_ms);
+	printf("migrations: pages the exporter migrated to RAM per run; aliases: aliases it handed out per run\n");
+}
+
+enum run_count {
+	COUNT_MIGRATIONS,
+	COUNT_ALIASES,
+	COUNT_REFUSED,
+	COUNT_MAPPED
+};
+
+static uint64_t run_count(const struct run *r, enum run_count which)
+{
+	switch (which) {
+	case COUNT_MIGRATIONS:
+		return r->migrations;
+	case COUNT_ALIASES:
+		return r->aliases;
+	case COUNT_REFUSED:
+		return r->refused;
+	case COUNT_MAPPED:
+		return r->mapped;
+	}
+	return 0;
+}
+
+/* "name": [per-run count, ...] */
+static void json_counts(FILE *f, const struct bench *b, enum mode mode,
+			const char *name, enum run_count which)
+{
+	unsigned int i;
+
+	fprintf(f, ",\n      \"%s\": [", name);
+	for (i = 0; i < b->repeat; i++)
+		fprintf(f, "%s%" PRIu64, i ? ", " : "",
+			run_count(&b->runs[mode][i], which));
+	fputc(']', f);
+}
+
+static bool write_json(const struct bench *b, const struct summary *s)
+{
+	FILE *f = fopen(b->json_path, "w");
+	struct utsname u;
+	unsigned int i;
+	int m;
+
+	if (!f) {
+		fprintf(stderr, "FAIL: fopen(%s): %s\n", b->json_path,
+			strerror(errno));
+		return false;
+	}
+	if (uname(&u))
+		strcpy(u.release, "unknown");
+	fprintf(f, "{\n  \"benchmark\": \"hmm_alias_fault\",\n");
+	fprintf(f, "  \"kernel\": \"%s\",\n", u.release);
+	fprintf(f, "  \"exporter\": \"%s\",\n  \"importer\": \"%s\",\n",
+		b->exporter_path, b->importer_path);
+	fprintf(f, "  \"size_mib\": %zu,\n  \"page_size\": %zu,\n", b->size_mib,
+		b->page_size);
+	fprintf(f, "  \"npages\": %zu,\n  \"repeat\": %u,\n", b->npages,
+		b->repeat);
+	fprintf(f, "  \"modes\": [\n");
+	for (m = 0; m < NMODES; m++) {
+		fprintf(f, "    {\n      \"mode\": \"%s\",\n", mode_names[m]);
+		fprintf(f, "      \"measured\": %u,\n", s[m].measured);
+		fprintf(f, "      \"median_ms\": %.3f,\n", s[m].median_ms);
+		fprintf(f, "      \"min_ms\": %.3f,\n", s[m].min_ms);
+		fprintf(f, "      \"mib_per_s\": %.1f,\n", s[m].mib_per_s);
+		fprintf(f, "      \"times_ms\": [");
+		for (i = 0; i < b->repeat; i++)
+			fprintf(f, "%s%.3f", i ? ", " : "", b->runs[m][i].ms);
+		fputc(']', f);
+		json_counts(f, b, m, "migrations_to_ram", COUNT_MIGRATIONS);
+		json_counts(f, b, m, "aliases_offered", COUNT_ALIASES);
+		json_counts(f, b, m, "aliases_refused", COUNT_REFUSED);
+		json_counts(f, b, m, "aliases_mapped_by_importer",
+			    COUNT_MAPPED);
+		fprintf(f, ",\n      \"checks_passed\": [");
+		for (i = 0; i < b->repeat; i++)
+			fprintf(f, "%s%s", i ? ", " : "",
+				b->runs[m][i].ok ? "true" : "false");
+		fprintf(f, "]\n    }%s\n", m + 1 < NMODES ? "," : "");
+	}
+	fprintf(f, "  ],\n");
+	if (s[MODE_ALIAS].measured && s[MODE_MIGRATION].measured &&
+	    s[MODE_ALIAS].median_ms > 0)
+		fprintf(f, "  \"ratio_migration_over_alias\": %.3f,\n",
+			s[MODE_MIGRATION].median_ms / s[MODE_ALIAS].median_ms);
+	else
+		fprintf(f, "  \"ratio_migration_over_alias\": null,\n");
+	fprintf(f, "  \"pass\": %s\n}\n", b->failures ? "false" : "true");
+	if (fclose(f)) {
+		fprintf(stderr, "FAIL: writing %s: %s\n", b->json_path,
+			strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+	fprintf(f,
+		"usage: %s [--size MiB] [--repeat N] [--json FILE]\n"
+		"  --size MiB    buffer size (default %d, at most %d)\n"
+		"  --repeat N    timed faults per mode (default %d, at most %d); median and min\n"
+		"  --json FILE   also write the results as JSON\n"
+		"Exporter %s, importer %s (test_hmm; $ODP_DMIRROR and $ODP_DMIRROR_PEER\n"
+		"override them); exits 77 (skip) without them or without the alias ioctls.\n",
+		argv0, DEFAULT_SIZE_MIB, MAX_SIZE_MIB, DEFAULT_REPEAT,
+		MAX_REPEAT, EXPORTER_PATH, IMPORTER_PATH);
+}
+
+static bool parse_count(const char *arg, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || !v || v > max || arg[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+static void parse_args(struct bench *b, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	b->size_mib = DEFAULT_SIZE_MIB;
+	b->repeat = DEFAULT_REPEAT;
+	while ((c = getopt_long(argc, argv, "s:r:j:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!parse_count(optarg, MAX_SIZE_MIB, &v))
+				goto bad;
+			b->size_mib = v;
+			break;
+		case 'r':
+			if (!parse_count(optarg, MAX_REPEAT, &v))
+				goto bad;
+			b->repeat = (unsigned int)v;
+			break;
+		case 'j':
+			b->json_path = optarg;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			exit(EXIT_PASS);
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return;
+bad:
+	usage(stderr, argv[0]);
+	exit(EXIT_USAGE);
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
+static int open_dmirror(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
+		skip("no %s (test_hmm): %s", path, strerror(errno));
+	fprintf(stderr, "FAIL: open(%s): %s\n", path, strerror(errno));
+	exit(EXIT_FAIL);
+}
+
+int main(int argc, char **argv)
+{
+	struct bench b = { .exporter = -1, .importer = -1 };
+	struct summary s[NMODES];
+	struct hmm_dmirror_counters c;
+	struct stat st[2];
+	unsigned int rep;
+	size_t size;
+	int m, err;
+
+	parse_args(&b, argc, argv);
+	b.page_size = (size_t)sysconf(_SC_PAGESIZE);
+	size = b.size_mib << 20;
+	b.npages = size / b.page_size;
+
+	b.exporter_path = env_or("ODP_DMIRROR", EXPORTER_PATH);
+	b.importer_path = env_or("ODP_DMIRROR_PEER", IMPORTER_PATH);
+	b.exporter = open_dmirror(b.exporter_path);
+	b.importer = open_dmirror(b.importer_path);
+	/*
+	 * A second file on the exporter would fault the exporter's own pages:
+	 * no alias to measure, and test_hmm copies from the device private
+	 * struct page itself (Linux 7.3 oopses in dmirror_do_read()).
+	 */
+	if (fstat(b.exporter, &st[0]) || fstat(b.importer, &st[1])) {
+		fprintf(stderr, "FAIL: fstat: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (st[0].st_rdev == st[1].st_rdev) {
+		fprintf(stderr,
+			"%s and %s are the same device: the importer must be another one\n",
+			b.exporter_path, b.importer_path);
+		return EXIT_USAGE;
+	}
+	/* Linux 7.3's test_hmm answers EINVAL to an unknown command. */
+	err = read_counters(b.exporter, &c);
+	if (err == ENOTTY || err == EINVAL)
+		skip("%s has no HMM_DMIRROR_COUNTERS (%s): kernel without DMA-able aliases of device-private pages",
+		     b.exporter_path, strerror(err));
+	if (err) {
+		fprintf(stderr, "FAIL: ioctl(HMM_DMIRROR_COUNTERS): %s\n",
+			strerror(err));
+		return EXIT_FAIL;
+	}
+
+	b.bounce = malloc(size);
+	for (m = 0; m < NMODES; m++)
+		b.runs[m] = calloc(b.repeat, sizeof(struct run));
+	if (!b.bounce || !b.runs[MODE_ALIAS] || !b.runs[MODE_MIGRATION]) {
+		fprintf(stderr, "FAIL: out of memory\n");
+		return EXIT_FAIL;
+	}
+
+	/* Alternate the modes so that drift in the machine hits both alike. */
+	for (rep = 0; rep < b.repeat; rep++)
+		for (m = 0; m < NMODES; m++)
+			run_once(&b, (enum mode)m, rep, &b.runs[m][rep]);
+
+	/* EXPORT_ALIAS belongs to the device: leave it as a new open finds it. */
+	err = set_flags(b.exporter, 0);
+	if (!err)
+		err = set_flags(b.importer, 0);
+	if (err)
+		fail(&b, "resetting HMM_DMIRROR_FLAGS: %s", strerror(err));
+
+	for (m = 0; m < NMODES; m++)
+		s[m] = summarize(&b, (enum mode)m);
+	print_table(&b, s);
+	if (b.json_path && !write_json(&b, s))
+		b.failures++;
+	if (b.failures)
+		printf("FAIL: %u check(s) failed\n", b.failures);
+
+	for (m = 0; m < NMODES; m++)
+		free(b.runs[m]);
+	free(b.bounce);
+	close(b.importer);
+	close(b.exporter);
+	return b.failures ? EXIT_FAIL : EXIT_PASS;
+}
