@@ -99,16 +99,18 @@ fetch() {
 }
 
 if [ "$name" = linux ]; then
-	# Prefer whatever is already cached, then the orig tarball.
-	if ls "$ODP_CACHE"/src/linux_*.orig.tar.* >/dev/null 2>&1 ||
-		! ls "$ODP_CACHE"/src/linux-source-*.tar.* >/dev/null 2>&1; then
+	# Prefer whatever is already cached, then the orig tarball, then the
+	# linux-source package (say so once, when that one is downloaded).
+	if ls "$ODP_CACHE"/src/linux_*.orig.tar.* >/dev/null 2>&1; then
 		fetch linux
-	else
-		false
-	fi || {
-		warn "linux orig tarball unavailable; using the linux-source-7.3 package"
+	elif ls "$ODP_CACHE"/src/linux-source-*.tar.* >/dev/null 2>&1; then
 		fetch linux-source
-	} || die "cannot fetch Linux 7.3 from the archive"
+	else
+		fetch linux || {
+			warn "linux orig tarball unavailable; using the linux-source-7.3 package"
+			fetch linux-source
+		}
+	fi || die "cannot fetch Linux 7.3 from the archive"
 else
 	fetch "$name" || die "cannot fetch $name"
 fi
