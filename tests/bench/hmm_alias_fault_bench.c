@@ -46,6 +46,8 @@
 
 #include <lib/test_hmm_uapi.h>
 
+#include "dmirror.h"
+
 /* The VM's /run/odp-p2p/env names them too (ODP_DMIRROR, ODP_DMIRROR_PEER) */
 #define EXPORTER_PATH "/dev/hmm_dmirror0"
 #define IMPORTER_PATH "/dev/hmm_dmirror1"
@@ -107,34 +109,15 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* One test_hmm ioctl; returns 0 or the errno. */
-static int dmirror_cmd(int fd, unsigned long request, const void *addr,
-		       void *ptr, uint64_t npages, uint64_t *cpages)
-{
-	struct hmm_dmirror_cmd cmd = {
-		.addr = (uintptr_t)addr,
-		.ptr = (uintptr_t)ptr,
-		.npages = npages,
-	};
-	int ret;
-
-	do
-		ret = ioctl(fd, request, &cmd);
-	while (ret && errno == EINTR);
-	if (cpages)
-		*cpages = cmd.cpages;
-	return ret ? errno : 0;
-}
-
 static int set_flags(int fd, uint64_t flags)
 {
-	return dmirror_cmd(fd, HMM_DMIRROR_FLAGS, NULL, NULL, flags, NULL);
+	return dmirror_cmd(fd, HMM_DMIRROR_FLAGS, NULL, flags, NULL, NULL);
 }
 
 static int read_counters(int fd, struct hmm_dmirror_counters *c)
 {
 	memset(c, 0, sizeof(*c));
-	return dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, c, 0, NULL);
+	return dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, 0, c, NULL);
 }
 
 static void fail(struct bench *b, const char *fmt, ...)
@@ -224,8 +207,8 @@ static bool check_residency(struct bench *b, const char *what, void *buf,
 	int err;
 
 	memset(prot, HMM_DMIRROR_PROT_ERROR, b->npages);
-	err = dmirror_cmd(b->exporter, HMM_DMIRROR_SNAPSHOT, buf, prot,
-			  b->npages, NULL);
+	err = dmirror_cmd(b->exporter, HMM_DMIRROR_SNAPSHOT, buf, b->npages,
+			  prot, NULL);
 	if (err) {
 		fail(b, "%s: ioctl(HMM_DMIRROR_SNAPSHOT): %s", what,
 		     strerror(err));
@@ -285,7 +268,7 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 		goto out;
 	}
 	err = dmirror_cmd(b->exporter, HMM_DMIRROR_MIGRATE_TO_DEV, buf,
-			  b->bounce, b->npages, &cpages);
+			  b->npages, b->bounce, &cpages);
 	if (err || cpages != b->npages) {
 		fail(b,
 		     "%s: migration to the exporter: %s, %" PRIu64
@@ -308,8 +291,8 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 	}
 
 	t0 = now_ms();
-	err = dmirror_cmd(b->importer, HMM_DMIRROR_READ, buf, b->bounce,
-			  b->npages, &cpages);
+	err = dmirror_cmd(b->importer, HMM_DMIRROR_READ, buf, b->npages,
+			  b->bounce, &cpages);
 	r->ms = now_ms() - t0;
 	if (err || cpages != b->npages) {
 		fail(b, "%s: importer READ: %s, %" PRIu64 " of %zu pages", what,
