@@ -13,11 +13,11 @@ tree="$ODP_BUILD/linux"
 count="${1:-}"
 "$ODP_ROOT/scripts/prepare-linux.sh"
 
-mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series" || true)
+mapfile -t patches < <(series_patches "$ODP_ROOT/kernel/series")
 [ -z "$count" ] || patches=("${patches[@]:0:$count}")
 
 state="$tree/.git/odp-series"
-want=$(cd "$ODP_ROOT/kernel" && { echo "${patches[*]}"; cat "${patches[@]}" 2>/dev/null; } | sha256sum | cut -c1-16)
+want=$(kernel_series_hash "${patches[@]}" 2>/dev/null)
 head=$(git -C "$tree" rev-parse HEAD)
 if [ -r "$state" ]; then
 	read -r have_hash have_head <"$state"

@@ -35,17 +35,9 @@ if [ -z "${ODP_NO_KERNEL_CACHE:-}" ] && [ -r "$cached/bzImage" ]; then
 	exit 0
 fi
 
-export CCACHE_DIR="$ODP_CACHE/ccache"
-export CCACHE_BASEDIR="$ODP_ROOT"
-export CCACHE_MAXSIZE=5G
-export CCACHE_COMPILERCHECK=content
-mk=(make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc"
-	KBUILD_BUILD_TIMESTAMP="2026-01-01 00:00:00 UTC" KBUILD_BUILD_USER=odp KBUILD_BUILD_HOST=odp
-	-j"$(nproc_build)")
-
-"${mk[@]}" tinyconfig >/dev/null
+kernel_make "$out" tinyconfig >/dev/null
 "$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}" >/dev/null
-"${mk[@]}" olddefconfig >/dev/null
+kernel_make "$out" olddefconfig >/dev/null
 # Every option the fragments ask for must have survived olddefconfig.
 bad=0
 while IFS= read -r line; do
@@ -59,7 +51,7 @@ done < <(cat "${fragments[@]}")
 [ "$bad" -eq 0 ] || die "kernel configuration does not match the fragments"
 
 log "building bzImage ($variant) in $out"
-"${mk[@]}" bzImage 2> >(grep -v '^\s*$' >&2)
+kernel_make "$out" bzImage 2> >(grep -v '^\s*$' >&2)
 mkdir -p "$cached"
 cp "$out/arch/x86/boot/bzImage" "$out/.config" "$cached/"
 cp "$out/arch/x86/boot/bzImage" "$out/bzImage"

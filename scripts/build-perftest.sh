@@ -12,7 +12,7 @@
 
 rdma=$("$ODP_ROOT/scripts/build-rdma-core.sh")
 tarball=$("$ODP_ROOT/scripts/fetch-source.sh" perftest)
-mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/perftest-ext/series" 2>/dev/null || true)
+mapfile -t patches < <(series_patches "$ODP_ROOT/perftest-ext/series")
 
 key=$( {
 	basename "$rdma"
@@ -37,13 +37,7 @@ flock 9
 if [ ! -e "$dir/.done" ]; then
 	log "perftest 25.01: building $dir (${#patches[@]} patch(es))"
 	rm -rf "$dir"
-	mkdir -p "$src"
-	tar -xf "$tarball" -C "$src" --strip-components=1
-	for p in "${patches[@]}"; do
-		log "applying perftest-ext/$p"
-		patch -d "$src" -p1 -s -F0 --no-backup-if-mismatch <"$ODP_ROOT/perftest-ext/$p" ||
-			die "perftest-ext/$p does not apply to perftest 25.01"
-	done
+	unpack_patched "$tarball" "$src" "$ODP_ROOT/perftest-ext" "${patches[@]}"
 
 	export CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$dir" CCACHE_NOHASHDIR=1
 	# Regenerate the autotools files: our patches touch configure.ac and
@@ -76,7 +70,7 @@ fi
 
 # Keep the 3 most recently used builds (~20 MB each).
 touch "$dir"
-ls -1dt "$ODP_CACHE/userspace/perftest-"*/ | tail -n +4 | xargs -r rm -rf
+keep_recent_builds "$ODP_CACHE/userspace/perftest-" 3
 mkdir -p "$ODP_BUILD"
 ln -sfn "$dir" "$ODP_BUILD/perftest"
 echo "$dir"

@@ -13,7 +13,7 @@
 
 tarball=$("$ODP_ROOT/scripts/fetch-source.sh" rdma-core)
 series="$ODP_ROOT/providers/series"
-mapfile -t patches < <(grep -vE '^\s*(#|$)' "$series" 2>/dev/null || true)
+mapfile -t patches < <(series_patches "$series")
 
 key=$( {
 	sha256sum <"$tarball"
@@ -35,13 +35,7 @@ flock 9
 if [ ! -e "$dir/.done" ]; then
 	log "rdma-core 65.0: building $dir (${#patches[@]} patch(es))"
 	rm -rf "$dir"
-	mkdir -p "$src"
-	tar -xf "$tarball" -C "$src" --strip-components=1
-	for p in "${patches[@]}"; do
-		log "applying providers/$p"
-		patch -d "$src" -p1 -s -F0 --no-backup-if-mismatch <"$ODP_ROOT/providers/$p" ||
-			die "providers/$p does not apply to rdma-core 65.0"
-	done
+	unpack_patched "$tarball" "$src" "$ODP_ROOT/providers" "${patches[@]}"
 
 	# ccache: the key directory differs per build, so make paths relative
 	# to it and do not hash the cwd, or a new key would never hit the cache.
@@ -79,7 +73,7 @@ fi
 
 # Keep the 3 most recently used builds (~140 MB each).
 touch "$dir"
-ls -1dt "$ODP_CACHE/userspace/rdma-core-"*/ | tail -n +4 | xargs -r rm -rf
+keep_recent_builds "$ODP_CACHE/userspace/rdma-core-" 3
 mkdir -p "$ODP_BUILD"
 ln -sfn "$dir" "$ODP_BUILD/rdma-core"
 echo "$dir"

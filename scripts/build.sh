@@ -7,7 +7,8 @@
 
 what="${1:-all}"
 S="$ODP_ROOT/scripts"
-: >"$ODP_BUILD/stages.log" 2>/dev/null || { mkdir -p "$ODP_BUILD"; : >"$ODP_BUILD/stages.log"; }
+mkdir -p "$ODP_BUILD"
+: >"$ODP_BUILD/stages.log"
 
 stage "host packages" "$S/install-deps.sh"
 stage "upstream sources" bash -c "'$S/fetch-source.sh' linux >/dev/null && '$S/fetch-source.sh' rdma-core >/dev/null && '$S/fetch-source.sh' perftest >/dev/null"

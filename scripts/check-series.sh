@@ -10,7 +10,7 @@
 tree="$ODP_BUILD/linux"
 out="$ODP_BUILD/kbuild-check"
 "$ODP_ROOT/scripts/prepare-linux.sh"
-mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series" || true)
+mapfile -t patches < <(series_patches "$ODP_ROOT/kernel/series")
 fail=0
 
 # The base tree is a release tarball with no git history, so checkpatch
@@ -27,8 +27,6 @@ for p in "${patches[@]}"; do
 	fi
 done
 
-export CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$ODP_ROOT" CCACHE_COMPILERCHECK=content
-mk=(make -s -C "$tree" O="$out" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" -j"$(nproc_build)")
 # Bookworm's sparse 0.6.4 predates __typeof_unqual__, which the kernel's
 # checker-valid.sh requires (without it kbuild silently drops C=1).  Mapping
 # it to __typeof__ only loses qualifier stripping; warnings are compared
@@ -43,7 +41,7 @@ warnings() {
 	for f in "$@"; do objs+=("${f%.c}.o"); done
 	[ ${#objs[@]} -gt 0 ] || return 0
 	touch "${@/#/$tree/}"
-	{ "${mk[@]}" "${check[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null || true; } |
+	{ kernel_make "$out" "${check[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null || true; } |
 		{ grep -E 'warning:|error:' || true; } |
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
@@ -65,7 +63,7 @@ for i in "${!patches[@]}"; do
 		[ -e "$out/${f%.c}.o" ] && built+=("$f")
 	done
 	before=$(warnings "${built[@]}")
-	FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" "$n" >/dev/null
+	# build-kernel.sh applies the first n patches itself.
 	if ! "$ODP_ROOT/scripts/build-kernel.sh" --prefix "$n" --out "$out" >/dev/null 2>"$ODP_BUILD/prefix-build.log"; then
 		echo "  BUILD FAILS after $n: $p"
 		tail -n 30 "$ODP_BUILD/prefix-build.log" | sed 's/^/         /'

@@ -27,7 +27,7 @@ mapfile -t files < <(ls "$tmp" | sort)
 
 # Remove the patches of the old series, then write the new ones.
 if [ -r "$ODP_ROOT/kernel/series" ]; then
-	{ grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series" || true; } | while read -r p; do
+	series_patches "$ODP_ROOT/kernel/series" | while read -r p; do
 		rm -f "$ODP_ROOT/kernel/$p"
 	done
 fi
@@ -45,8 +45,8 @@ cp "$tmp/series" "$ODP_ROOT/kernel/series"
 find "$ODP_ROOT/kernel" -mindepth 1 -type d -empty -delete
 
 # The tree now matches the exported series.
-mapfile -t patches < <(grep -vE '^\s*(#|$)' "$ODP_ROOT/kernel/series")
-want=$(cd "$ODP_ROOT/kernel" && { echo "${patches[*]}"; cat "${patches[@]}"; } | sha256sum | cut -c1-16)
+mapfile -t patches < <(series_patches "$ODP_ROOT/kernel/series")
+want=$(kernel_series_hash "${patches[@]}")
 echo "$want $(git -C "$tree" rev-parse HEAD)" >"$tree/.git/odp-series"
 log "exported ${#commits[@]} patch(es) to kernel/:"
 sed -n '3,$p' "$ODP_ROOT/kernel/series" | sed 's/^/    /' >&2

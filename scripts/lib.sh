@@ -43,3 +43,53 @@ as_root() {
 }
 
 nproc_build() { nproc 2>/dev/null || echo 2; }
+
+# series_patches FILE: the entries of a patch series file (one path per
+# line, relative to the file's directory; comments and blank lines skipped).
+# A missing file is an empty series.
+series_patches() {
+	[ -r "$1" ] || return 0
+	grep -vE '^\s*(#|$)' "$1" || true
+}
+
+# kernel_series_hash PATCH...: identifies kernel/series' patches and their
+# contents; apply-series.sh records it to know what build/linux holds.
+kernel_series_hash() {
+	(cd "$ODP_ROOT/kernel" && { echo "$*"; cat "$@"; } | sha256sum | cut -c1-16)
+}
+
+# kernel_make OUT ARG...: make in $ODP_BUILD/linux with output in OUT,
+# through ccache (paths below $ODP_ROOT are hashed relative, so clones at
+# other paths share the cache) and with a reproducible build stamp.
+kernel_make() {
+	local out="$1"
+	shift
+	CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$ODP_ROOT" \
+		CCACHE_MAXSIZE=5G CCACHE_COMPILERCHECK=content \
+		make -s -C "$ODP_BUILD/linux" O="$out" ARCH=x86_64 \
+		CC="ccache gcc" HOSTCC="ccache gcc" \
+		KBUILD_BUILD_TIMESTAMP="2026-01-01 00:00:00 UTC" \
+		KBUILD_BUILD_USER=odp KBUILD_BUILD_HOST=odp \
+		-j"$(nproc_build)" "$@"
+}
+
+# unpack_patched TARBALL SRC PATCHDIR PATCH...: unpack TARBALL into SRC
+# (its top directory stripped) and apply each PATCH (relative to PATCHDIR)
+# with patch -p1, refusing fuzz.
+unpack_patched() {
+	local tarball="$1" src="$2" pdir="$3" p
+	shift 3
+	mkdir -p "$src"
+	tar -xf "$tarball" -C "$src" --strip-components=1
+	for p in "$@"; do
+		log "applying ${pdir#"$ODP_ROOT"/}/$p"
+		patch -d "$src" -p1 -s -F0 --no-backup-if-mismatch <"$pdir/$p" ||
+			die "${pdir#"$ODP_ROOT"/}/$p does not apply to $(basename "$tarball")"
+	done
+}
+
+# keep_recent_builds PREFIX N: of the cached builds PREFIX*/, keep the N
+# most recently used.
+keep_recent_builds() {
+	ls -1dt "$1"*/ | tail -n +"$(($2 + 1))" | xargs -r rm -rf
+}

@@ -25,7 +25,6 @@ echo "Results (build/test-results):"
 if [ "$rc" -eq 124 ]; then
 	echo "  the VM watchdog fired: the suites did not finish"
 fi
-/usr/bin/python3 "$ODP_ROOT/tests/report.py" summary "$results" >"$ODP_BUILD/summary.txt" || rc=1
-cat "$ODP_BUILD/summary.txt"
-cp "$ODP_BUILD/summary.txt" "$results/summary.txt"
+"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" summary "$results" >"$results/summary.txt" || rc=1
+cat "$results/summary.txt"
 exit "$rc"
