@@ -30,12 +30,12 @@ def parse_tap(text):
             cases.append((name, "failed", line.strip()))
     # Nested kselftest output repeats each result in a summary line for the
     # whole binary; keep the innermost results only.
-    cases = dedupe(cases)
-    ran = re.search(r"^Ran (\d+) tests? in", text, re.M)
-    if ran and int(ran.group(1)) != len(cases):
-        print(f"warning: the log says {ran.group(1)} tests ran, {len(cases)} results parsed",
-              file=sys.stderr)
-    return cases
+    return dedupe(cases)
+
+
+def test_id(method, ident):
+    """"mod.Class.test_x" from unittest's "test_x (mod.Class[.test_x])"."""
+    return ident if ident.endswith("." + method) else f"{ident}.{method}"
 
 
 def parse_unittest(text):
@@ -49,8 +49,7 @@ def parse_unittest(text):
     for line in text.splitlines():
         m = head.match(line)
         if m:
-            ident = m.group(2)
-            current = ident if ident.endswith("." + m.group(1)) else f"{ident}.{m.group(1)}"
+            current = test_id(m.group(1), m.group(2))
         r = result.search(line)
         if not r and current is not None and " ... " not in line:
             # The test printed something after "... ": the status follows
@@ -68,10 +67,13 @@ def parse_unittest(text):
         current = None
     # Errors in setUpClass and the like appear only in the final summary.
     for m in re.finditer(r"^(?:ERROR|FAIL): (\w+) \(([\w.]+)\)", text, re.M):
-        name = m.group(2) if m.group(2).endswith("." + m.group(1)) else f"{m.group(2)}.{m.group(1)}"
-        if not any(c[0] == name for c in cases):
-            cases.append((name, "failed", "ERROR"))
-    return dedupe(cases)
+        cases.append((test_id(m.group(1), m.group(2)), "failed", "ERROR"))  # dedupe() keeps a per-test result
+    cases = dedupe(cases)
+    ran = re.search(r"^Ran (\d+) tests? in", text, re.M)
+    if ran and int(ran.group(1)) != len(cases):
+        print(f"warning: the log says {ran.group(1)} tests ran, {len(cases)} results parsed",
+              file=sys.stderr)
+    return cases
 
 
 def dedupe(cases):

@@ -663,6 +663,27 @@ const struct odp_xfer_case odp_xfer_cases[] = {
 const size_t odp_n_xfer_cases =
 	sizeof(odp_xfer_cases) / sizeof(odp_xfer_cases[0]);
 
+int odp_run_xfer_cases(const char *test, uint32_t rc_odp_caps,
+		       odp_xfer_case_fn *run_case)
+{
+	struct odp_pair p;
+	uint64_t wr_id = 1;
+	size_t i;
+	int local_odp;
+
+	tap_start(test);
+	if (!odp_pair_open(&p, rc_odp_caps))
+		goto out;
+	for (i = 0; i < odp_n_xfer_cases; i++)
+		for (local_odp = 0; local_odp <= 1; local_odp++)
+			if (!run_case(&p, &odp_xfer_cases[i], local_odp,
+				      wr_id++))
+				goto out;
+out:
+	odp_pair_close(&p);
+	return tap_finish();
+}
+
 void odp_layout(struct odp_layout *l, const struct odp_xfer_case *c)
 {
 	size_t page = odp_page_size();

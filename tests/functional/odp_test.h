@@ -171,6 +171,17 @@ extern const struct odp_xfer_case odp_xfer_cases[];
 extern const size_t odp_n_xfer_cases;
 
 /*
+ * The body of the RC data tests: opens the pair (skipping without the
+ * @rc_odp_caps), then runs @run_case for every odp_xfer_cases entry, first
+ * with a pinned local MR, then with an ODP one, stopping at the first case
+ * whose transfer failed (that breaks the QP).  Returns the exit status.
+ */
+typedef bool odp_xfer_case_fn(struct odp_pair *p, const struct odp_xfer_case *c,
+			      bool local_odp, uint64_t wr_id);
+int odp_run_xfer_cases(const char *test, uint32_t rc_odp_caps,
+		       odp_xfer_case_fn *run_case);
+
+/*
  * Posts one signaled RDMA WRITE or READ of @len bytes at offset @off of
  * both buffers: @local on p->req, @remote on p->resp.
  */

@@ -50,21 +50,7 @@ static bool send_case(struct odp_pair *p, const struct odp_xfer_case *c,
 
 int main(void)
 {
-	struct odp_pair p;
-	uint64_t wr_id = 1;
-	size_t i;
-	int local_odp;
-
-	tap_start("send_into_odp_receive_buffer_places_every_byte");
-	if (!odp_pair_open(&p, IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV))
-		goto out;
-	for (i = 0; i < odp_n_xfer_cases; i++)
-		for (local_odp = 0; local_odp <= 1; local_odp++)
-			/* A transport failure breaks the QP: stop there. */
-			if (!send_case(&p, &odp_xfer_cases[i], local_odp,
-				       wr_id++))
-				goto out;
-out:
-	odp_pair_close(&p);
-	return tap_finish();
+	return odp_run_xfer_cases(
+		"send_into_odp_receive_buffer_places_every_byte",
+		IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV, send_case);
 }
