@@ -24,7 +24,7 @@ json="$out/hmm_alias_fault_${mib}mib.json"
 virt=$(systemd-detect-virt --vm 2>/dev/null || true)
 printf '\nkernel %s, %s CPUs, virtualization: %s%s\n' "$(uname -r)" "$(nproc)" "${virt:-unknown}" \
 	"$([ "$virt" = qemu ] && echo ' (TCG: timings are indicative only)')"
-# A skip (77) is a failure here: the VM has test_hmm and the series.
+# A skip is a failure here: the VM has test_hmm and the series.
 ODP_NO_SKIP=1 "$bench" --size "$mib" --repeat "$repeat" --json "$json"
 echo "JSON: $json"
 

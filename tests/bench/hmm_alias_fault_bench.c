@@ -23,12 +23,12 @@
  *
  * Prints a table (median and minimum of the timed READs) and the ratio
  * migration/alias; --json FILE writes the same as JSON. Exit status 0 if
- * every check passed, 1 if one failed, 77 (skip) without the two devices
- * or without the alias ioctls (a kernel without the mm/hmm alias series);
- * with ODP_NO_SKIP=1 a skip is a failure.
+ * every check passed, 1 if one failed, 4 (skip, as kselftest) without the
+ * two devices or without the alias ioctls (a kernel without the mm/hmm
+ * alias series); with ODP_NO_SKIP=1 a skip is a failure.  The buffers hold
+ * the tests' pattern (tests/lib/pattern.h); ODP_SEED repeats a run.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -37,32 +37,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <lib/test_hmm_uapi.h>
-
 #include "dmirror.h"
-
-/* The VM's /run/odp-p2p/env names them too (ODP_DMIRROR, ODP_DMIRROR_PEER) */
-#define EXPORTER_PATH "/dev/hmm_dmirror0"
-#define IMPORTER_PATH "/dev/hmm_dmirror1"
+#include "env.h"
+#include "pattern.h"
+#include "reason.h"
+#include "timing.h"
 
 #define DEFAULT_SIZE_MIB 64
 #define DEFAULT_REPEAT 5
 #define MAX_SIZE_MIB 4096
 #define MAX_REPEAT 1000
-
-enum {
-	EXIT_PASS = 0,
-	EXIT_FAIL = 1,
-	EXIT_USAGE = 2,
-	EXIT_SKIP = 77
-};
 
 enum mode {
 	MODE_ALIAS,
@@ -101,25 +90,6 @@ struct bench {
 	unsigned int failures;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int set_flags(int fd, uint64_t flags)
-{
-	return dmirror_cmd(fd, HMM_DMIRROR_FLAGS, NULL, flags, NULL, NULL);
-}
-
-static int read_counters(int fd, struct hmm_dmirror_counters *c)
-{
-	memset(c, 0, sizeof(*c));
-	return dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, 0, c, NULL);
-}
-
 static void fail(struct bench *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -140,8 +110,7 @@ static _Noreturn void skip(const char *fmt, ...)
 
 static _Noreturn void skip(const char *fmt, ...)
 {
-	const char *no_skip = getenv("ODP_NO_SKIP");
-	bool fatal = no_skip && strtol(no_skip, NULL, 0) != 0;
+	bool fatal = odp_no_skip();
 	va_list ap;
 
 	fputs(fatal ? "FAIL (ODP_NO_SKIP=1): cannot run: " : "SKIP: ", stderr);
@@ -149,85 +118,36 @@ static _Noreturn void skip(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	exit(fatal ? EXIT_FAIL : EXIT_SKIP);
-}
-
-/* The value of 64-bit word @i of a buffer filled for run @seed. */
-static uint64_t pattern(uint32_t seed, size_t i)
-{
-	return ((uint64_t)seed << 48) ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL);
-}
-
-static void fill(void *buf, size_t size, uint32_t seed)
-{
-	uint64_t *w = buf;
-	size_t i;
-
-	for (i = 0; i < size / sizeof(*w); i++)
-		w[i] = pattern(seed, i);
-}
-
-/* Returns the number of words that differ from the pattern. */
-static size_t verify(const void *buf, size_t size, uint32_t seed,
-		     size_t *first_bad)
-{
-	const uint64_t *w = buf;
-	size_t i, bad = 0;
-
-	for (i = 0; i < size / sizeof(*w); i++) {
-		if (w[i] == pattern(seed, i))
-			continue;
-		if (!bad++)
-			*first_bad = i;
-	}
-	return bad;
-}
-
-static bool prot_on_exporter(uint8_t prot)
-{
-	return prot != HMM_DMIRROR_PROT_ERROR &&
-	       (prot & 0xf0) == HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL;
-}
-
-static bool prot_in_ram(uint8_t prot)
-{
-	return prot != HMM_DMIRROR_PROT_ERROR && !(prot & 0xf0) &&
-	       (prot & (HMM_DMIRROR_PROT_READ | HMM_DMIRROR_PROT_WRITE));
+	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
 }
 
 /*
  * Snapshots the buffer through the exporter (no fault, so it moves
- * nothing) and checks that every page is on the exporter, or in RAM.
+ * nothing) and checks that every page is @place: on the exporter, or in RAM.
  */
 static bool check_residency(struct bench *b, const char *what, void *buf,
-			    bool on_exporter)
+			    enum dmirror_place place)
 {
-	uint8_t *prot = b->bounce; /* free between the READ check and munmap */
-	size_t i, bad = 0, first = 0;
-	int err;
+	if (dmirror_check_places(b->exporter, buf, b->npages, 0, b->npages - 1,
+				 place, place))
+		return true;
+	fail(b, "%s: %s", what, odp_reason());
+	return false;
+}
 
-	memset(prot, HMM_DMIRROR_PROT_ERROR, b->npages);
-	err = dmirror_cmd(b->exporter, HMM_DMIRROR_SNAPSHOT, buf, b->npages,
-			  prot, NULL);
-	if (err) {
-		fail(b, "%s: ioctl(HMM_DMIRROR_SNAPSHOT): %s", what,
+/* Reads the exporter's counters into @e and the importer's into @i. */
+static bool read_counters(struct bench *b, const char *what,
+			  struct hmm_dmirror_counters *e,
+			  struct hmm_dmirror_counters *i)
+{
+	int err = dmirror_read_counters(b->exporter, e);
+
+	if (!err)
+		err = dmirror_read_counters(b->importer, i);
+	if (err)
+		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
 		     strerror(err));
-		return false;
-	}
-	for (i = 0; i < b->npages; i++) {
-		if (on_exporter ? prot_on_exporter(prot[i]) :
-				  prot_in_ram(prot[i]))
-			continue;
-		if (!bad++)
-			first = i;
-	}
-	if (bad)
-		fail(b, "%s: %zu of %zu pages not %s (page %zu: prot %#x)",
-		     what, bad, b->npages,
-		     on_exporter ? "in the exporter's device-private memory" :
-				   "in system RAM",
-		     first, prot[first]);
-	return !bad;
+	return !err;
 }
 
 /* One repetition of one mode; @r->ok says whether it measured and passed. */
@@ -235,8 +155,9 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 		     struct run *r)
 {
 	bool alias = mode == MODE_ALIAS;
-	size_t size = b->npages * b->page_size, first_bad = 0, bad;
-	uint32_t seed = 2 * rep + (uint32_t)mode + 1;
+	enum dmirror_place after = alias ? DMIRROR_ON_DEVICE : DMIRROR_IN_RAM;
+	size_t size = b->npages * b->page_size;
+	uint32_t seed = odp_seed();
 	struct hmm_dmirror_counters e0, e1, i0, i1;
 	uint64_t cpages = 0;
 	char what[64];
@@ -257,57 +178,44 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 	if (madvise(buf, size, MADV_NOHUGEPAGE))
 		fprintf(stderr, "warning: madvise(MADV_NOHUGEPAGE): %s\n",
 			strerror(errno));
-	fill(buf, size, seed);
+	odp_fill(buf, size, seed);
 
-	err = set_flags(b->exporter, alias ? HMM_DMIRROR_FLAG_EXPORT_ALIAS : 0);
+	err = dmirror_set_flags(b->exporter,
+				alias ? HMM_DMIRROR_FLAG_EXPORT_ALIAS : 0);
 	if (!err)
-		err = set_flags(b->importer, HMM_DMIRROR_FLAG_IMPORT_ALIAS);
+		err = dmirror_set_flags(b->importer,
+					HMM_DMIRROR_FLAG_IMPORT_ALIAS);
 	if (err) {
 		fail(b, "%s: ioctl(HMM_DMIRROR_FLAGS): %s", what,
 		     strerror(err));
 		goto out;
 	}
-	err = dmirror_cmd(b->exporter, HMM_DMIRROR_MIGRATE_TO_DEV, buf,
-			  b->npages, b->bounce, &cpages);
-	if (err || cpages != b->npages) {
-		fail(b,
-		     "%s: migration to the exporter: %s, %" PRIu64
-		     " of %zu pages",
-		     what, err ? strerror(err) : "ok", cpages, b->npages);
+	if (!dmirror_migrate_to_device(b->exporter, buf, b->npages,
+				       b->bounce)) {
+		fail(b, "%s: migration to the exporter: %s", what,
+		     odp_reason());
 		goto out;
 	}
-	if (!check_residency(b, what, buf, true))
+	if (!check_residency(b, what, buf, DMIRROR_ON_DEVICE))
 		goto out;
 
 	/* Clear (and populate) the bounce buffer: MIGRATE_TO_DEV filled it. */
 	memset(b->bounce, 0, size);
-	err = read_counters(b->exporter, &e0);
-	if (!err)
-		err = read_counters(b->importer, &i0);
-	if (err) {
-		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
-		     strerror(err));
+	if (!read_counters(b, what, &e0, &i0))
 		goto out;
-	}
 
-	t0 = now_ms();
+	t0 = odp_now_ms();
 	err = dmirror_cmd(b->importer, HMM_DMIRROR_READ, buf, b->npages,
 			  b->bounce, &cpages);
-	r->ms = now_ms() - t0;
+	r->ms = odp_now_ms() - t0;
 	if (err || cpages != b->npages) {
 		fail(b, "%s: importer READ: %s, %" PRIu64 " of %zu pages", what,
 		     err ? strerror(err) : "ok", cpages, b->npages);
 		goto out;
 	}
 
-	err = read_counters(b->exporter, &e1);
-	if (!err)
-		err = read_counters(b->importer, &i1);
-	if (err) {
-		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
-		     strerror(err));
+	if (!read_counters(b, what, &e1, &i1))
 		goto out;
-	}
 	r->migrations = e1.migrated_to_ram - e0.migrated_to_ram;
 	r->aliases = e1.alias_offered - e0.alias_offered;
 	r->refused = e1.alias_refused - e0.alias_refused;
@@ -315,14 +223,8 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 	r->measured = true;
 	r->ok = true;
 
-	bad = verify(b->bounce, size, seed, &first_bad);
-	if (bad) {
-		fail(b,
-		     "%s: %zu of %zu words read differ (word %zu: %#" PRIx64
-		     ", expected %#" PRIx64 ")",
-		     what, bad, size / sizeof(uint64_t), first_bad,
-		     ((const uint64_t *)b->bounce)[first_bad],
-		     pattern(seed, first_bad));
+	if (odp_verify(b->bounce, 0, size, seed, NULL)) {
+		fail(b, "%s: bytes read: %s", what, odp_reason());
 		r->ok = false;
 	}
 	if (r->migrations != (alias ? 0 : b->npages)) {
@@ -335,17 +237,10 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 		     what, r->aliases, alias ? b->npages : 0);
 		r->ok = false;
 	}
-	if (!check_residency(b, what, buf, alias))
+	if (!check_residency(b, what, buf, after))
 		r->ok = false;
 out:
 	munmap(buf, size);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 struct summary {
@@ -379,9 +274,7 @@ static struct summary summarize(const struct bench *b, enum mode mode)
 	s.measured = n;
 	if (!n)
 		return s;
-	qsort(ms, n, sizeof(ms[0]), cmp_double);
-	s.median_ms = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-	s.min_ms = ms[0];
+	odp_median_min(ms, n, &s.median_ms, &s.min_ms);
 	s.mib_per_s =
 		s.median_ms > 0 ? (double)b->size_mib * 1e3 / s.median_ms : 0;
 	return s;
@@ -518,9 +411,9 @@ static void usage(FILE *f, const char *argv0)
 		"  --repeat N    timed faults per mode (default %d, at most %d); median and min\n"
 		"  --json FILE   also write the results as JSON\n"
 		"Exporter %s, importer %s (test_hmm; $ODP_DMIRROR and $ODP_DMIRROR_PEER\n"
-		"override them); exits 77 (skip) without them or without the alias ioctls.\n",
+		"name them); exits 4 (skip) without them or without the alias ioctls.\n",
 		argv0, DEFAULT_SIZE_MIB, MAX_SIZE_MIB, DEFAULT_REPEAT,
-		MAX_REPEAT, EXPORTER_PATH, IMPORTER_PATH);
+		MAX_REPEAT, odp_dmirror_path(), odp_dmirror_peer_path());
 }
 
 static bool parse_count(const char *arg, unsigned long max, unsigned long *out)
@@ -567,7 +460,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
-			exit(EXIT_PASS);
+			exit(ODP_EXIT_PASS);
 		default:
 			goto bad;
 		}
@@ -576,26 +469,19 @@ static void parse_args(struct bench *b, int argc, char **argv)
 		return;
 bad:
 	usage(stderr, argv[0]);
-	exit(EXIT_USAGE);
-}
-
-static const char *env_or(const char *name, const char *fallback)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : fallback;
+	exit(ODP_EXIT_USAGE);
 }
 
 static int open_dmirror(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int fd = dmirror_open(path);
 
 	if (fd >= 0)
 		return fd;
-	if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-		skip("no %s (test_hmm): %s", path, strerror(errno));
-	fprintf(stderr, "FAIL: open(%s): %s\n", path, strerror(errno));
-	exit(EXIT_FAIL);
+	if (dmirror_absent(-fd))
+		skip("%s", odp_reason());
+	fprintf(stderr, "FAIL: %s\n", odp_reason());
+	exit(ODP_EXIT_FAIL);
 }
 
 int main(int argc, char **argv)
@@ -605,16 +491,17 @@ int main(int argc, char **argv)
 	struct hmm_dmirror_counters c;
 	struct stat st[2];
 	unsigned int rep;
+	uint32_t seed;
 	size_t size;
 	int m, err;
 
 	parse_args(&b, argc, argv);
-	b.page_size = (size_t)sysconf(_SC_PAGESIZE);
+	b.page_size = odp_page_size();
 	size = b.size_mib << 20;
 	b.npages = size / b.page_size;
 
-	b.exporter_path = env_or("ODP_DMIRROR", EXPORTER_PATH);
-	b.importer_path = env_or("ODP_DMIRROR_PEER", IMPORTER_PATH);
+	b.exporter_path = odp_dmirror_path();
+	b.importer_path = odp_dmirror_peer_path();
 	b.exporter = open_dmirror(b.exporter_path);
 	b.importer = open_dmirror(b.importer_path);
 	/*
@@ -624,23 +511,23 @@ int main(int argc, char **argv)
 	 */
 	if (fstat(b.exporter, &st[0]) || fstat(b.importer, &st[1])) {
 		fprintf(stderr, "FAIL: fstat: %s\n", strerror(errno));
-		return EXIT_FAIL;
+		return ODP_EXIT_FAIL;
 	}
 	if (st[0].st_rdev == st[1].st_rdev) {
 		fprintf(stderr,
 			"%s and %s are the same device: the importer must be another one\n",
 			b.exporter_path, b.importer_path);
-		return EXIT_USAGE;
+		return ODP_EXIT_USAGE;
 	}
 	/* Linux 7.3's test_hmm answers EINVAL to an unknown command. */
-	err = read_counters(b.exporter, &c);
+	err = dmirror_read_counters(b.exporter, &c);
 	if (err == ENOTTY || err == EINVAL)
 		skip("%s has no HMM_DMIRROR_COUNTERS (%s): kernel without DMA-able aliases of device-private pages",
 		     b.exporter_path, strerror(err));
 	if (err) {
 		fprintf(stderr, "FAIL: ioctl(HMM_DMIRROR_COUNTERS): %s\n",
 			strerror(err));
-		return EXIT_FAIL;
+		return ODP_EXIT_FAIL;
 	}
 
 	b.bounce = malloc(size);
@@ -648,18 +535,21 @@ int main(int argc, char **argv)
 		b.runs[m] = calloc(b.repeat, sizeof(struct run));
 	if (!b.bounce || !b.runs[MODE_ALIAS] || !b.runs[MODE_MIGRATION]) {
 		fprintf(stderr, "FAIL: out of memory\n");
-		return EXIT_FAIL;
+		return ODP_EXIT_FAIL;
 	}
 
+	seed = odp_seed_from_env();
+	odp_seed_start(seed);
+	printf("seed 0x%08x (ODP_SEED=0x%08x repeats this run)\n", seed, seed);
 	/* Alternate the modes so that drift in the machine hits both alike. */
 	for (rep = 0; rep < b.repeat; rep++)
 		for (m = 0; m < NMODES; m++)
 			run_once(&b, (enum mode)m, rep, &b.runs[m][rep]);
 
 	/* EXPORT_ALIAS belongs to the device: leave it as a new open finds it. */
-	err = set_flags(b.exporter, 0);
+	err = dmirror_set_flags(b.exporter, 0);
 	if (!err)
-		err = set_flags(b.importer, 0);
+		err = dmirror_set_flags(b.importer, 0);
 	if (err)
 		fail(&b, "resetting HMM_DMIRROR_FLAGS: %s", strerror(err));
 
@@ -676,5 +566,5 @@ int main(int argc, char **argv)
 	free(b.bounce);
 	close(b.importer);
 	close(b.exporter);
-	return b.failures ? EXIT_FAIL : EXIT_PASS;
+	return b.failures ? ODP_EXIT_FAIL : ODP_EXIT_PASS;
 }

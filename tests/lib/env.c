@@ -1,0 +1,55 @@
+/*
+ * env.c - see env.h.
+ */
+#include "env.h"
+
+#include <stdlib.h>
+
+/* CMake passes these from tests/vm/topology.env. */
+#ifndef ODP_TOPOLOGY_DEV_A
+#error "ODP_TOPOLOGY_* come from tests/vm/topology.env through CMake"
+#endif
+
+const char *odp_env(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
+long odp_env_long(const char *name, long fallback)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return fallback;
+	n = strtol(v, &end, 0);
+	return *end ? fallback : n;
+}
+
+bool odp_no_skip(void)
+{
+	return odp_env_long("ODP_NO_SKIP", 0) != 0;
+}
+
+const char *odp_dev_a(void)
+{
+	return odp_env("ODP_DEV_A", ODP_TOPOLOGY_DEV_A);
+}
+
+const char *odp_dev_b(void)
+{
+	return odp_env("ODP_DEV_B", ODP_TOPOLOGY_DEV_B);
+}
+
+const char *odp_dmirror_path(void)
+{
+	return odp_env("ODP_DMIRROR", ODP_TOPOLOGY_DMIRROR);
+}
+
+const char *odp_dmirror_peer_path(void)
+{
+	return odp_env("ODP_DMIRROR_PEER", ODP_TOPOLOGY_DMIRROR_PEER);
+}

@@ -1,0 +1,40 @@
+/*
+ * env.h - the ODP_* environment variables the tests, benchmarks and tools
+ * read, and the exit statuses they share.
+ *
+ * Defaults for names that the VM's topology defines (devices, dmirror
+ * paths) come from tests/vm/topology.env through CMake, so that they are
+ * written in one place.
+ */
+#ifndef ODP_ENV_H
+#define ODP_ENV_H
+
+#include <stdbool.h>
+
+/* Exit statuses; ODP_EXIT_SKIP is kselftest's KSFT_SKIP. */
+enum {
+	ODP_EXIT_PASS = 0,
+	ODP_EXIT_FAIL = 1,
+	ODP_EXIT_USAGE = 2,
+	ODP_EXIT_SKIP = 4
+};
+
+/* $name, or @fallback when it is unset or empty. */
+const char *odp_env(const char *name, const char *fallback);
+/* $name as a number (any base strtol() takes), or @fallback. */
+long odp_env_long(const char *name, long fallback);
+
+/*
+ * ODP_NO_SKIP=1 (set in the VM): what would be a skip is a failure, so
+ * that a VM that lost a device or a capability cannot pass by skipping.
+ */
+bool odp_no_skip(void);
+
+/* The RDMA devices of hosts A and B: $ODP_DEV_A, $ODP_DEV_B. */
+const char *odp_dev_a(void);
+const char *odp_dev_b(void);
+/* test_hmm's exporter and a second device: $ODP_DMIRROR, $ODP_DMIRROR_PEER. */
+const char *odp_dmirror_path(void);
+const char *odp_dmirror_peer_path(void);
+
+#endif /* ODP_ENV_H */
