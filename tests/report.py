@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Turn test-runner output into JUnit XML and pass/fail/skip counts.
 
-  report.py tap SUITE LOG OUT.xml        kselftest/TAP output ("ok N name # SKIP")
-  report.py unittest SUITE LOG OUT.xml   python unittest -v output (pyverbs)
-  report.py summary DIR                  add up DIR/*.xml, print the totals
+  report.py tap SUITE LOG OUT.xml          kselftest/KTAP output ("ok N name # SKIP")
+  report.py ctest SUITE JUNIT OUT.xml      ctest --output-junit: one case per
+                                           KTAP result of each test program
+  report.py unittest SUITE LOG OUT.xml     python unittest -v output (pyverbs)
+  report.py summary DIR                    add up DIR/*.xml, print the totals
 
-Each conversion prints "SUITE: P passed, F failed, S skipped" and exits 1 if
-the log holds no test at all, so an empty run never looks like a pass.
+Each conversion prints "SUITE: P passed, F failed, S skipped" and its
+failures, and exits 1 if the log holds no test at all, so that an empty run
+never looks like a pass.
 """
 import glob
 import os
@@ -14,23 +17,58 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
+RESULT = re.compile(r"^\s*(not ok|ok)\s+\d+\s+(?:-\s+)?(.*?)\s*(#\s*(SKIP|XFAIL|TODO)\b.*)?$")
+# kselftest_harness.h: "#  RUN           fixture.variant.test ...", and
+# "#            OK  fixture.variant.test" (or FAIL), which the result repeats.
+RUN = re.compile(r"^#\s+RUN\s+(\S+)")
+HARNESS_VERDICT = re.compile(r"^#\s+(OK|FAIL)\s+\S+$")
+
 
 def parse_tap(text):
+    """(name, status, detail) per result; a failure's detail is what the
+    test logged ("# ..." lines since it started), a skip's its reason."""
     cases = []
+    logged = []
     for line in text.splitlines():
-        m = re.match(r"^\s*(not ok|ok)\s+\d+\s+(?:-\s+)?(.*?)\s*(#\s*(SKIP|XFAIL|TODO)\b.*)?$", line)
+        if RUN.match(line):
+            logged = []
+            continue
+        m = RESULT.match(line)
         if not m:
+            if line.startswith("#") and not HARNESS_VERDICT.match(line):
+                logged.append(line)
             continue
         name = m.group(2).strip() or "unnamed"
         if m.group(4) in ("SKIP", "XFAIL"):
-            cases.append((name, "skipped", m.group(3)))
+            cases.append((name, "skipped", m.group(3).lstrip("# ")))
         elif m.group(1) == "ok":
             cases.append((name, "passed", ""))
         else:
-            cases.append((name, "failed", line.strip()))
+            cases.append((name, "failed", "\n".join(logged[-30:]) or line.strip()))
+        logged = []
     # Nested kselftest output repeats each result in a summary line for the
     # whole binary; keep the innermost results only.
     return dedupe(cases)
+
+
+def parse_ctest(path):
+    """One case per KTAP result of each ctest test; a test that printed no
+    KTAP (a benchmark's correctness run) is one case; a test that failed
+    where none of its KTAP results did (a timeout, a crash) adds one."""
+    cases = []
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        prog = tc.get("name")
+        out = tc.findtext("system-out") or ""
+        failure = tc.find("failure")
+        skipped = tc.find("skipped") is not None or tc.get("status") in ("notrun", "disabled")
+        ktap = [(f"{prog}: {n}", s, d) for n, s, d in parse_tap(out)]
+        cases += ktap
+        if failure is not None and not any(s == "failed" for _, s, _ in ktap):
+            tail = "\n".join(out.splitlines()[-30:])
+            cases.append((prog, "failed", f"{failure.get('message', 'failed')}\n{tail}"))
+        elif not ktap:
+            cases.append((prog, "skipped" if skipped else "passed", ""))
+    return cases
 
 
 def test_id(method, ident):
@@ -90,11 +128,27 @@ def write_junit(suite, cases, out):
     for name, status, detail in cases:
         tc = ET.SubElement(ts, "testcase", classname=suite, name=name)
         if status == "failed":
-            ET.SubElement(tc, "failure", message=detail[:500])
+            ET.SubElement(tc, "failure", message=detail.splitlines()[-1][:500] if detail else "").text = detail
         elif status == "skipped":
             ET.SubElement(tc, "skipped", message=detail[:500])
     ET.ElementTree(ts).write(out, encoding="utf-8", xml_declaration=True)
     return counts
+
+
+def read_junit(path):
+    """(name, status, detail) of each case of a JUnit file we wrote."""
+    cases = []
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        f = tc.find("failure")
+        if f is None:
+            f = tc.find("error")
+        if f is not None:
+            cases.append((tc.get("name"), "failed", f.text or f.get("message", "")))
+        elif tc.find("skipped") is not None or tc.get("status") in ("notrun", "disabled"):
+            cases.append((tc.get("name"), "skipped", ""))
+        else:
+            cases.append((tc.get("name"), "passed", ""))
+    return cases
 
 
 def count(cases):
@@ -108,41 +162,48 @@ def line(suite, c):
     return f"{suite}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
 
 
+def report(suite, cases, most=10):
+    """Prints the count line and the first failures with what they logged."""
+    c = count(cases)
+    print(line(suite, c))
+    failed = [x for x in cases if x[1] == "failed"]
+    for name, _, detail in failed[:most]:
+        print(f"  FAILED {name}")
+        for d in detail.splitlines()[-12:]:
+            print(f"    {d}")
+    if len(failed) > most:
+        print(f"  ... and {len(failed) - most} more failures (see the suite's log)")
+    return c
+
+
 def summary(directory):
     total = {"passed": 0, "failed": 0, "skipped": 0}
     for f in sorted(glob.glob(f"{directory}/*.xml")):
-        root = ET.parse(f).getroot()
-        suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-        for ts in suites:
-            c = {"passed": 0, "failed": 0, "skipped": 0}
-            for tc in ts.iter("testcase"):
-                if tc.find("failure") is not None or tc.find("error") is not None:
-                    c["failed"] += 1
-                elif tc.find("skipped") is not None or tc.get("status") in ("notrun", "disabled"):
-                    c["skipped"] += 1
-                else:
-                    c["passed"] += 1
-            print("  " + line(os.path.basename(f)[:-4], c))
-            for k in total:
-                total[k] += c[k]
+        c = count(read_junit(f))
+        print("  " + line(os.path.basename(f)[:-4], c))
+        for k in total:
+            total[k] += c[k]
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
     return 1 if total["failed"] or not sum(total.values()) else 0
 
 
 def main(argv):
-    if len(argv) >= 2 and argv[1] == "summary":
+    if len(argv) == 3 and argv[1] == "summary":
         return summary(argv[2])
-    if len(argv) != 5 or argv[1] not in ("tap", "unittest"):
+    if len(argv) != 5 or argv[1] not in ("tap", "ctest", "unittest"):
         print(__doc__, file=sys.stderr)
         return 2
-    kind, suite, log, out = argv[1:]
-    with open(log, errors="replace") as f:
-        text = f.read()
-    cases = parse_tap(text) if kind == "tap" else parse_unittest(text)
-    c = write_junit(suite, cases, out)
-    print(line(suite, c))
+    kind, suite, src, out = argv[1:]
+    if kind == "ctest":
+        cases = parse_ctest(src)
+    else:
+        with open(src, errors="replace") as f:
+            text = f.read()
+        cases = parse_tap(text) if kind == "tap" else parse_unittest(text)
+    write_junit(suite, cases, out)
+    c = report(suite, cases)
     if not cases:
-        print(f"{suite}: no test results found in {log}", file=sys.stderr)
+        print(f"{suite}: no test results found in {src}", file=sys.stderr)
         return 1
     return 1 if c["failed"] else 0
 

@@ -1,0 +1,151 @@
+/*
+ * device_private_test - one RDMA WRITE or READ from rxe_a against an ODP MR
+ * on rxe_b whose pages test_hmm has migrated to device-private memory:
+ * every byte moves, and the pages end up where the variant's name says.
+ *
+ * The MR exists before the pages move, as in an application: the migration
+ * must invalidate what rxe mapped at registration.
+ */
+#include "odp_harness.h"
+
+#define NPAGES 8
+
+FIXTURE(device_private)
+{
+	struct odp_pair pair;
+	int dmirror;
+	struct odp_buf dev; /* the ODP MR under test, on host B */
+	struct odp_buf local; /* on host A */
+	size_t off; /* the range in both buffers */
+	size_t first, last; /* the pages it touches */
+};
+
+FIXTURE_VARIANT(device_private)
+{
+	enum ibv_wr_opcode opcode;
+	size_t page, page_off, len; /* the range, in the NPAGES buffer */
+	/* Where the pages the transfer touched are afterwards. */
+	enum dmirror_place touched;
+};
+
+#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, place)          \
+	FIXTURE_VARIANT_ADD(device_private, name)                         \
+	{                                                                 \
+		.opcode = op, .page = pg, .page_off = off, .len = length, \
+		.touched = place,                                         \
+	}
+
+/*
+ * WRITE and READ over two ranges (several pages starting mid-page, one
+ * whole page) with the outcome @outcome, which names @place.
+ */
+#define DEVICE_PRIVATE_VARIANTS(outcome, place)                           \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,    \
+			       IBV_WR_RDMA_WRITE, 1, 100, 3 * 4096 + 123, \
+			       place);                                    \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,          \
+			       IBV_WR_RDMA_WRITE, 6, 0, 4096, place);     \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,     \
+			       IBV_WR_RDMA_READ, 1, 100, 3 * 4096 + 123,  \
+			       place);                                    \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome,           \
+			       IBV_WR_RDMA_READ, 6, 0, 4096, place)
+
+/*
+ * Linux 7.3, and the series while no NIC driver asks for aliases: umem_odp
+ * faults the range with no dev_private_owner, so hmm_range_fault() makes
+ * the owner migrate the touched pages to system RAM
+ * (dmirror_devmem_fault()) before rxe copies, for a read as for a write.
+ */
+DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram, DMIRROR_IN_RAM);
+
+FIXTURE_SETUP(device_private)
+{
+	size_t page = odp_page_size(), size = NPAGES * page;
+	bool write = variant->opcode == IBV_WR_RDMA_WRITE;
+
+	self->dmirror = -1;
+	if (!open_pair(_metadata, &self->pair,
+		       write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ))
+		return;
+	self->dmirror = open_dmirror(_metadata);
+	if (self->dmirror < 0)
+		return;
+	self->off = variant->page * page + variant->page_off;
+	self->first = self->off / page;
+	self->last = (self->off + variant->len - 1) / page;
+	TH_LOG("%s %zu B at +%zu: pages %zu-%zu of %d",
+	       odp_wr_opcode_name(variant->opcode), variant->len, self->off,
+	       self->first, self->last, NPAGES);
+
+	ASSERT_OK(odp_buf_alloc(&self->dev, &self->pair.resp, size,
+				ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND));
+	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req, size,
+				IBV_ACCESS_LOCAL_WRITE));
+	migrate_to_device(_metadata, self->dmirror, self->dev.addr, NPAGES,
+			  self->dev.seed);
+	ASSERT_TRUE(dmirror_check_places(self->dmirror, self->dev.addr, NPAGES,
+					 0, NPAGES - 1, DMIRROR_ON_DEVICE,
+					 DMIRROR_ON_DEVICE))
+	TH_LOG("before: every page is device-private: %s", odp_reason());
+}
+
+FIXTURE_TEARDOWN(device_private)
+{
+	EXPECT_OK(odp_buf_free(&self->local));
+	EXPECT_OK(odp_buf_free(&self->dev));
+	EXPECT_OK(dmirror_close(self->dmirror));
+	EXPECT_OK(odp_pair_close(&self->pair));
+}
+
+/* Posts the variant's WRITE or READ; true once it completed. */
+static bool transfer(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(device_private) * self,
+		     const FIXTURE_VARIANT(device_private) * variant)
+{
+	bool write = variant->opcode == IBV_WR_RDMA_WRITE;
+	struct ibv_wc wc;
+
+	ASSERT_OK(odp_post_rdma(&self->pair, variant->opcode, &self->local,
+				&self->dev, self->off, variant->len, 1));
+	return completes(_metadata, &self->pair.req, 1, IBV_WC_SUCCESS,
+			 write ? IBV_WC_RDMA_WRITE : IBV_WC_RDMA_READ, &wc);
+}
+
+TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
+	       ODP_TEST_TIMEOUT)
+{
+	size_t size = NPAGES * odp_page_size();
+
+	if (!transfer(_metadata, self, variant))
+		return;
+	/* Through the CPU, which faults device-private pages back: fine. */
+	if (variant->opcode == IBV_WR_RDMA_WRITE) {
+		expect_placed(_metadata, "target", self->dev.addr, size,
+			      self->off, variant->len, self->local.seed,
+			      self->dev.seed);
+		EXPECT_PATTERN("the source buffer is unchanged",
+			       self->local.addr, 0, size, self->local.seed);
+	} else {
+		expect_placed(_metadata, "local", self->local.addr, size,
+			      self->off, variant->len, self->dev.seed,
+			      self->local.seed);
+		EXPECT_PATTERN("the remote buffer is unchanged", self->dev.addr,
+			       0, size, self->dev.seed);
+	}
+}
+
+TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
+	       ODP_TEST_TIMEOUT)
+{
+	if (!transfer(_metadata, self, variant))
+		return;
+	/* Before any CPU access: a CPU read would migrate pages too. */
+	EXPECT_TRUE(dmirror_check_places(self->dmirror, self->dev.addr, NPAGES,
+					 self->first, self->last,
+					 variant->touched, DMIRROR_ON_DEVICE))
+	TH_LOG("after: touched pages %s, the others DEV_PRIVATE_LOCAL: %s",
+	       dmirror_place_name(variant->touched), odp_reason());
+}
+
+TEST_HARNESS_MAIN
