@@ -1,7 +1,8 @@
 #!/bin/bash
 # build-hmm-tests.sh: build the kernel's HMM selftest (mm/hmm-tests) out of
 # the tree in $ODP_BUILD/linux (which stays untouched: no in-tree build),
-# copy the rdma selftest scripts next to it, and print the output directory:
+# copy the rdma selftest scripts next to it, record the output directory in
+# paths.env (ODP_SELFTESTS) and print it:
 #   $ODP_BUILD/selftests/hmm-tests
 #   $ODP_BUILD/selftests/rdma/*.sh, $ODP_BUILD/selftests/kselftest/ktap_helpers.sh
 # (same relative layout as in the kernel: the rdma scripts source
@@ -78,4 +79,5 @@ mkdir -p "$out/kselftest"
 rsync -a --delete "$K/tools/testing/selftests/rdma/" "$out/rdma/"
 rsync -a "$K/tools/testing/selftests/kselftest/ktap_helpers.sh" "$out/kselftest/"
 
+record_path ODP_SELFTESTS "$out"
 echo "$out"

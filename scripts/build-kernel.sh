@@ -4,7 +4,9 @@
 #
 # The finished image is cached under $ODP_CACHE/kernels, keyed by the base
 # tree, the patches and the fragments, so an unchanged kernel is not rebuilt.
-# Prints the bzImage path on stdout.
+# Prints the bzImage path on stdout; the whole series' image in its default
+# place is recorded in paths.env (ODP_KERNEL_IMAGE, or ODP_KERNEL_DEBUG_IMAGE
+# with --debug), with the tree it came from (ODP_KERNEL_SRC).
 . "$(dirname "$0")/lib.sh"
 
 variant=base prefix="" out=""
@@ -19,8 +21,22 @@ while [ $# -gt 0 ]; do
 done
 fragments=("$ODP_ROOT/kernel/config/base.config")
 [ "$variant" = debug ] && fragments+=("$ODP_ROOT/kernel/config/debug.config")
+record=""
+if [ -z "$out" ] && [ -z "$prefix" ]; then
+	record=ODP_KERNEL_IMAGE
+	[ "$variant" = base ] || record=ODP_KERNEL_DEBUG_IMAGE
+fi
 out="${out:-$ODP_BUILD/kbuild-$variant}"
 tree="$ODP_BUILD/linux"
+
+# done_image: the image is in $out; record it and print its path.
+done_image() {
+	if [ -n "$record" ]; then
+		record_path ODP_KERNEL_SRC "$tree"
+		record_path "$record" "$out/bzImage"
+	fi
+	echo "$out/bzImage"
+}
 
 "$ODP_ROOT/scripts/apply-series.sh" $prefix >&2
 
@@ -31,7 +47,7 @@ mkdir -p "$out"
 if [ -z "${ODP_NO_KERNEL_CACHE:-}" ] && [ -r "$cached/bzImage" ]; then
 	log "kernel $key unchanged: using the cached image"
 	cp "$cached/bzImage" "$cached/.config" "$out/"
-	echo "$out/bzImage"
+	done_image
 	exit 0
 fi
 
@@ -55,4 +71,4 @@ kernel_make "$out" bzImage 2> >(grep -v '^\s*$' >&2)
 mkdir -p "$cached"
 cp "$out/arch/x86/boot/bzImage" "$out/.config" "$cached/"
 cp "$out/arch/x86/boot/bzImage" "$out/bzImage"
-echo "$out/bzImage"
+done_image

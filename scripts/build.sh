@@ -3,21 +3,49 @@
 # need, in stages that print their duration: host packages, upstream
 # sources, the patched kernel, rdma-core 65.0, perftest 25.01, the upstream
 # selftests and our own userspace.  Unchanged stages are skipped quickly.
+# Each builder records where it put its output in build/paths.env.
 . "$(dirname "$0")/lib.sh"
 
 what="${1:-all}"
+case "$what" in all | kernel | userspace) ;; *) die "usage: build.sh [kernel|userspace|all]" ;; esac
 S="$ODP_ROOT/scripts"
 mkdir -p "$ODP_BUILD"
 : >"$ODP_BUILD/stages.log"
 
+# quiet CMD...: CMD without the path it prints (paths.env has it).
+quiet() { "$@" >/dev/null; }
+
+fetch_sources() {
+	local name
+	for name in linux rdma-core perftest; do
+		"$S/fetch-source.sh" "$name" >/dev/null
+	done
+}
+
+# Without the kernel stage, the userspace still needs a tree with the
+# series (test_hmm's UAPI, the kselftest harness): take the one there is.
+kernel_tree() {
+	[ -d "$ODP_BUILD/linux/.git" ] || "$S/apply-series.sh"
+	record_path ODP_KERNEL_SRC "$ODP_BUILD/linux"
+}
+
+userspace() {
+	local bld="$ODP_BUILD/userspace"
+	build_step "$ODP_BUILD/userspace-cmake.log" cmake -S "$ODP_ROOT" -B "$bld" -GNinja \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo -DODP_PATHS_ENV="$ODP_BUILD/paths.env"
+	build_step "$ODP_BUILD/userspace-ninja.log" ninja -C "$bld"
+	record_path ODP_USERSPACE_BUILD "$bld"
+}
+
 stage "host packages" "$S/install-deps.sh"
-stage "upstream sources" bash -c "'$S/fetch-source.sh' linux >/dev/null && '$S/fetch-source.sh' rdma-core >/dev/null && '$S/fetch-source.sh' perftest >/dev/null"
-if [ "$what" = all ] || [ "$what" = kernel ]; then
-	stage "kernel (Linux 7.3 + kernel/series)" bash -c "'$S/build-kernel.sh' >/dev/null"
+stage "upstream sources" fetch_sources
+if [ "$what" != userspace ]; then
+	stage "kernel (Linux 7.3 + kernel/series)" quiet "$S/build-kernel.sh"
 fi
-if [ "$what" = all ] || [ "$what" = userspace ]; then
-	stage "rdma-core 65.0 + pyverbs" bash -c "'$S/build-rdma-core.sh' >/dev/null"
-	stage "perftest 25.01" bash -c "'$S/build-perftest.sh' >/dev/null"
-	stage "kernel selftests (hmm-tests, rdma)" bash -c "'$S/build-hmm-tests.sh' >/dev/null"
-	stage "odp-p2p userspace and tests" bash -c "cmake -S '$ODP_ROOT' -B '$ODP_BUILD/userspace' -GNinja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && ninja -C '$ODP_BUILD/userspace' >/dev/null"
+if [ "$what" != kernel ]; then
+	[ "$what" = all ] || stage "kernel tree (Linux 7.3 + kernel/series)" kernel_tree
+	stage "rdma-core 65.0 + pyverbs" quiet "$S/build-rdma-core.sh"
+	stage "perftest 25.01" quiet "$S/build-perftest.sh"
+	stage "kernel selftests (hmm-tests, rdma)" quiet "$S/build-hmm-tests.sh"
+	stage "odp-p2p userspace and tests" userspace
 fi

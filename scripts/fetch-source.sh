@@ -13,12 +13,7 @@
 name="${1:?usage: fetch-source.sh NAME}"
 "$ODP_ROOT/scripts/setup-apt.sh"
 
-apt_cache() {
-	apt-cache -o Dir::Etc::SourceList="$ODP_CACHE/apt/sources.list" \
-		-o Dir::Etc::SourceParts=/dev/null \
-		-o Dir::State::Lists="$ODP_CACHE/apt/lists" \
-		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= "$@"
-}
+apt_cache() { apt-cache "${APT_PRIVATE_OPTS[@]}" "$@"; }
 
 # available_versions KIND PKG
 available_versions() {

@@ -10,17 +10,69 @@ ODP_CACHE="${ODP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/odp-p2p}"
 ODP_PYTHON="${ODP_PYTHON:-/usr/bin/python3}"
 export ODP_ROOT ODP_BUILD ODP_CACHE ODP_PYTHON
 
+# apt and apt-cache options that point at the private source list and state
+# made by setup-apt.sh (the machine's own /etc/apt is never touched).
+APT_PRIVATE_OPTS=(
+	-o Dir::Etc::SourceList="$ODP_CACHE/apt/sources.list"
+	-o Dir::Etc::SourceParts=/dev/null
+	-o Dir::State::Lists="$ODP_CACHE/apt/lists"
+	-o Dir::State::Status=/var/lib/dpkg/status
+	-o Dir::Cache::Archives="$ODP_CACHE/apt/archives"
+	-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+	-o APT::Get::List-Cleanup=false
+	-o Debug::NoLocking=true -o APT::Sandbox::User=root
+)
+
 log()  { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'WARNING: %s\n' "$*" >&2; }
 die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
-# stage NAME CMD...: run CMD, print its duration, append to the stage log.
+# load_env FILE: source a NAME=value file (paths.env, topology.env) with
+# every variable exported, for the programs we start.
+load_env() {
+	[ -r "$1" ] || die "$1 missing (run 'make build' first?)"
+	set -a
+	# shellcheck disable=SC1090
+	. "$1"
+	set +a
+}
+
+# record_path NAME VALUE: write NAME='VALUE' into $ODP_BUILD/paths.env, the
+# one list of where the build put things: the VM scripts and lint source
+# it, CMake reads it.  Each build script records what it built.
+record_path() {
+	local name="$1" value="$2" f="$ODP_BUILD/paths.env"
+	case "$value" in *"'"*) die "$name: a path with a quote: $value" ;; esac
+	mkdir -p "$ODP_BUILD"
+	(
+		flock 9
+		{
+			echo "# Where the build put things; written by scripts/ (record_path in lib.sh)."
+			grep -v -e '^#' -e "^$name=" "$f" 2>/dev/null || true
+			printf "%s='%s'\n" "$name" "$value"
+		} >"$f.tmp"
+		# Unchanged, it keeps its time: CMake configures again on a change.
+		if cmp -s "$f.tmp" "$f"; then rm -f "$f.tmp"; else mv -f "$f.tmp" "$f"; fi
+	) 9>>"$ODP_BUILD/.paths.lock"
+}
+
+# stage NAME CMD...: run CMD, print its duration, append to the stage log
+# ($ODP_BUILD/stages.log, which the VM's suites share).  CMD runs in a
+# subshell with the caller's errexit, so that a shell function fails at its
+# first failing command in a `set -e` script, as it would outside a stage.
 stage() {
-	local name="$1" start end rc=0
+	local name="$1" start end rc errexit=+e
 	shift
+	[[ $- == *e* ]] && errexit=-e
 	start=$(date +%s)
 	log "$name ..."
-	"$@" || rc=$?
+	set +e
+	(
+		set "$errexit"
+		"$@"
+	)
+	rc=$?
+	set "$errexit"
 	end=$(date +%s)
 	mkdir -p "$ODP_BUILD"
 	printf '%-40s %5ss  rc=%s\n' "$name" "$((end - start))" "$rc" >>"$ODP_BUILD/stages.log"
@@ -92,4 +144,66 @@ unpack_patched() {
 # most recently used.
 keep_recent_builds() {
 	ls -1dt "$1"*/ | tail -n +"$(($2 + 1))" | xargs -r rm -rf
+}
+
+# short_hash: a 16-hex-digit key for what arrives on stdin.
+short_hash() { sha256sum | cut -c1-16; }
+
+# source_key TARBALL PATCHDIR PATCH...: what identifies an upstream source
+# with our patches, for short_hash: the tarball's checksum, each patch's
+# name and contents.
+source_key() {
+	local tarball="$1" pdir="$2" p
+	shift 2
+	sha256sum <"$tarball"
+	for p in "$@"; do
+		echo "$p"
+		cat "$pdir/$p" || die "${pdir#"$ODP_ROOT"/}/series names $p, which does not exist"
+	done
+}
+
+# build_step LOG CMD...: run CMD with its output in LOG; on failure print
+# the log's tail and fail.
+build_step() {
+	local log="$1"
+	shift
+	"$@" >"$log" 2>&1 && return 0
+	tail -n 40 "$log" >&2
+	warn "$(basename "$log" .log) failed (see $log)"
+	return 1
+}
+
+# cached_build NAME KEY BUILD_FN: the cached build NAME-KEY.  Builds it
+# once, by running BUILD_FN DIR, in DIR=$ODP_CACHE/userspace/NAME-KEY,
+# where it stays (IN_PLACE builds hard-code their paths).  One build of NAME
+# at a time; a .done marker says it finished; the 3 most recently used
+# builds of NAME are kept.  ccache serves every key: paths are hashed
+# relative to DIR and the cwd is not hashed.  Prints DIR.
+cached_build() {
+	local name="$1" key="$2" fn="$3" dir lock rc
+	dir="$ODP_CACHE/userspace/$name-$key"
+	mkdir -p "$ODP_CACHE/userspace"
+	exec {lock}>"$ODP_CACHE/userspace/.$name.lock"
+	flock "$lock"
+	if [ -e "$dir/.done" ]; then
+		log "$name: up to date ($dir)"
+	else
+		log "$name: building $dir"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		set +e
+		(
+			set -e
+			export CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$dir" CCACHE_NOHASHDIR=1
+			"$fn" "$dir"
+		) >&2
+		rc=$?
+		set -e
+		[ "$rc" -eq 0 ] || die "$name: the build failed (logs in $dir)"
+		touch "$dir/.done"
+	fi
+	touch "$dir"
+	keep_recent_builds "$ODP_CACHE/userspace/$name-" 3
+	exec {lock}>&-
+	echo "$dir"
 }

@@ -3,12 +3,13 @@
 # findings allowed) and clang-format (the tree must be formatted).  Writes
 # build/test-results/lint.xml.
 . "$(dirname "$0")/lib.sh"
+load_env "$ODP_BUILD/paths.env"
 
 out="$ODP_BUILD/test-results"
 mkdir -p "$out"
 tap="$out/lint.tap"
 : >"$tap"
-if ninja -C "$ODP_BUILD/userspace" cppcheck >"$out/cppcheck.log" 2>&1; then
+if ninja -C "$ODP_USERSPACE_BUILD" cppcheck >"$out/cppcheck.log" 2>&1; then
 	echo "ok 1 cppcheck" >>"$tap"
 else
 	cat "$out/cppcheck.log" >&2

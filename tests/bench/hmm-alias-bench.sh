@@ -7,12 +7,9 @@
 # the series' hmm-tests and prints their pass/fail/skip counts.  Environment: ODP_HMM_BENCH_MIB (64),
 # ODP_HMM_BENCH_REPEAT (5).
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-build="${ODP_BUILD:-$root/build}"
-out="$build/bench"
 . /run/odp-p2p/env
-bench="$build/userspace/tests/bench/hmm_alias_fault_bench"
+out="$ODP_BUILD/bench"
+bench="$ODP_USERSPACE_BUILD/tests/bench/hmm_alias_fault_bench"
 [ -x "$bench" ] || { echo "missing $bench: run 'make build'" >&2; exit 1; }
 mkdir -p "$out"
 
@@ -31,8 +28,8 @@ echo "JSON: $json"
 # hmm-tests on this kernel: upstream 7.3's tests and the series' tests.
 printf '\nhmm-tests on this kernel (skips: the device-coherent variants)\n'
 for t in hmm-tests-upstream hmm-tests; do
-	(cd "$build/selftests" && "./$t") >"$out/$t.log" 2>&1 || true
-	/usr/bin/python3 "$root/tests/report.py" tap "$t" "$out/$t.log" "$out/$t.xml" ||
+	(cd "$ODP_SELFTESTS" && "./$t") >"$out/$t.log" 2>&1 || true
+	"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" tap "$t" "$out/$t.log" "$out/$t.xml" ||
 		status=1
 done
 exit "${status:-0}"

@@ -1,15 +1,12 @@
 #!/bin/bash
 # write-bw-demo.sh: the `make run` demo, inside the VM.  ib_write_bw (our
-# perftest 25.01 build) with --odp from host A (rxe_a) to host B (rxe_b) for
+# perftest 25.01 build, from paths.env) with --odp from host A to host B for
 # a few message sizes; prints one table and writes JSON per size to
 # $ODP_BUILD/bench.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-build="${ODP_BUILD:-$root/build}"
-out="$build/bench"
 . /run/odp-p2p/env
-bw="$build/perftest/build/ib_write_bw"
+out="$ODP_BUILD/bench"
+bw="$ODP_PERFTEST_BUILD/ib_write_bw"
 [ -x "$bw" ] || { echo "missing $bw" >&2; exit 1; }
 mkdir -p "$out"
 

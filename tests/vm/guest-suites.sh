@@ -6,11 +6,11 @@
 # or a suite produced no results.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-build="${ODP_BUILD:-$root/build}"
-out="$build/test-results"
-report=("/usr/bin/python3" "$root/tests/report.py")
+# The topology and the build's paths (paths.env), from guest-setup.sh.
 . /run/odp-p2p/env
+root="$ODP_ROOT"
+out="$ODP_BUILD/test-results"
+report=("$ODP_PYTHON" "$root/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
@@ -32,7 +32,7 @@ functional() {
 	local rc=0
 	# ODP_NO_SKIP: in the VM a missing device or capability is a failure.
 	# Whole outputs in the JUnit file: report.py reads each test's KTAP.
-	ODP_NO_SKIP=1 ctest --test-dir "$build/userspace" -L vm --output-on-failure \
+	ODP_NO_SKIP=1 ctest --test-dir "$ODP_USERSPACE_BUILD" -L vm --output-on-failure \
 		--output-junit "$out/functional.ctest-junit" \
 		--test-output-size-passed 4194304 --test-output-size-failed 4194304 \
 		>"$out/functional.log" 2>&1 || rc=$?
@@ -44,7 +44,7 @@ functional() {
 hmm_tests() {
 	# test_hmm is built in: no modprobe.  Device-coherent variants skip
 	# themselves (no spm_addr_dev* parameters).
-	(cd "$build/selftests" && ./hmm-tests) >"$out/hmm-tests.log" 2>&1
+	(cd "$ODP_SELFTESTS" && ./hmm-tests) >"$out/hmm-tests.log" 2>&1
 	"${report[@]}" tap hmm-tests "$out/hmm-tests.log" "$out/hmm-tests.xml"
 }
 
@@ -56,12 +56,12 @@ rdma_selftests() {
 	local t n=0 rc
 	: >"$out/rdma-selftests.log"
 	: >"$out/rdma-selftests.tap"
-	for t in "$build"/selftests/rdma/rxe_*.sh; do
+	for t in "$ODP_SELFTESTS"/rdma/rxe_*.sh; do
 		n=$((n + 1))
 		ip netns add kselftest
 		echo "### $(basename "$t")" >>"$out/rdma-selftests.log"
 		(cd "$(dirname "$t")" &&
-			PATH="$here/bin:$build/rdma-core/build/bin:$PATH" \
+			PATH="$here/bin:$ODP_RDMA_CORE_BUILD/bin:$PATH" \
 			timeout 120 ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
 		rc=$?
 		case "$rc" in
@@ -69,7 +69,7 @@ rdma_selftests() {
 		4) echo "ok $n $(basename "$t") # SKIP" ;;
 		*) echo "not ok $n $(basename "$t") (exit $rc)" ;;
 		esac >>"$out/rdma-selftests.tap"
-		for d in $(rdma -j link show 2>/dev/null | /usr/bin/python3 -c \
+		for d in $(rdma -j link show 2>/dev/null | "$ODP_PYTHON" -c \
 			'import json,sys; print(" ".join(l["ifname"] for l in json.load(sys.stdin)))'); do
 			case "$d" in "$ODP_DEV_A" | "$ODP_DEV_B") ;; *) rdma link del "$d" 2>/dev/null ;; esac
 		done
@@ -81,8 +81,8 @@ rdma_selftests() {
 pyverbs() {
 	local rc
 	# run_tests.py is a generated sh wrapper that sets PYTHONPATH.
-	(cd "$build/rdma-core/src" &&
-		timeout 900 build/bin/run_tests.py --dev "$ODP_DEV_A" -v) \
+	(cd "$ODP_RDMA_CORE_SRC" &&
+		timeout 900 "$ODP_RDMA_CORE_BUILD/bin/run_tests.py" --dev "$ODP_DEV_A" -v) \
 		>"$out/pyverbs.log" 2>&1
 	rc=$?
 	tail -n 5 "$out/pyverbs.log"

@@ -1,14 +1,16 @@
 #!/bin/bash
 # run-vm.sh [--kernel BZIMAGE] [--timeout SECONDS] [--shell] [--] CMD...
 #
-# Boot the odp-p2p kernel with virtme-ng (host root filesystem read-only,
-# $ODP_BUILD writable), build the two-host RDMA topology, run CMD in host A's
-# namespace and return its exit status.  --shell gives an interactive shell
+# Boot the odp-p2p kernel (paths.env's ODP_KERNEL_IMAGE, or $ODP_KERNEL)
+# with virtme-ng (host root filesystem read-only, $ODP_BUILD writable),
+# build the two-host RDMA topology, run CMD in host A's namespace and return
+# its exit status.  --shell gives an interactive shell
 # instead.  A watchdog kills a guest that runs past the timeout and reports
 # it with the tail of the guest console.
 . "$(dirname "$0")/../../scripts/lib.sh"
+load_env "$ODP_BUILD/paths.env"
 
-kernel="${ODP_KERNEL:-$ODP_BUILD/kbuild-base/bzImage}"
+kernel="${ODP_KERNEL:-${ODP_KERNEL_IMAGE:-}}"
 timeout="${ODP_VM_TIMEOUT:-1800}"
 shell=0
 while [ $# -gt 0 ]; do
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ -r "$kernel" ] || die "no kernel at $kernel: run 'make kernel' first"
+[ -r "$kernel" ] || die "no kernel at '$kernel': run 'make kernel' first"
 [ "$shell" -eq 1 ] || [ $# -gt 0 ] || die "usage: run-vm.sh [options] CMD... | --shell"
 command -v vng >/dev/null || die "vng missing: run scripts/install-deps.sh"
 
@@ -64,10 +66,13 @@ else
 	vng_args+=(--disable-kvm)
 fi
 
+# The guest finds the build where the host has it.
+guest_env="ODP_BUILD=$(printf %q "$ODP_BUILD")"
+
 if [ "$shell" -eq 1 ]; then
 	log "interactive VM ($accel); the topology is set up, 'exit' to leave"
-	exec vng "${vng_args[@]}" --exec \
-		"$ODP_ROOT/tests/vm/guest-setup.sh && . /run/odp-p2p/env && exec ip netns exec A bash -i"
+	exec vng "${vng_args[@]}" --exec "$guest_env $ODP_ROOT/tests/vm/guest-setup.sh &&
+		. /run/odp-p2p/env && exec ip netns exec \"\$ODP_NS_A\" bash -i"
 fi
 
 mkdir -p "$ODP_BUILD/vm"
@@ -79,7 +84,7 @@ rc=0
 # The guest console (kernel log) goes to the log file; the command's own
 # stdout/stderr arrive on separate virtio ports and reach the terminal.
 timeout --kill-after=15 "$timeout" \
-	vng "${vng_args[@]}" --exec "ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd" \
+	vng "${vng_args[@]}" --exec "$guest_env ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd" \
 	</dev/null 2> >(tee "$console" >&2) || rc=$?
 log "VM finished in $(($(date +%s) - start))s with status $rc"
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
