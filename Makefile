@@ -1,5 +1,5 @@
-# odp-p2p: thin front door.  The work is done by scripts/ and tests/vm/;
-# see README.md.
+# odp-p2p: thin front door.  Every target is one script in scripts/ that
+# builds what it needs and prints its stages; see README.md.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -10,15 +10,19 @@ S := scripts
 
 help:
 	@echo "make run            build, boot the VM, run the demo benchmark, print its table"
-	@echo "make test           build, boot the VM, run every test suite"
+	@echo "make test           build, boot the VM, run every test suite (SUITES='functional ...' for some)"
 	@echo "make bench-hmm      build, boot the VM, time faulting device-private memory: aliases vs migration"
+	@echo "make build          build everything the VM needs (kernel, rdma-core, perftest, selftests, ours)"
 	@echo "make kernel         build the patched kernel (bzImage)"
+	@echo "make userspace      build rdma-core, perftest, the selftests and our userspace"
 	@echo "make kernel-apply   apply kernel/series to build/linux (for editing)"
 	@echo "make kernel-export  write build/linux's commits back to kernel/"
 	@echo "make kernel-check   checkpatch --strict every patch, build every prefix"
 	@echo "make vm-shell       interactive shell in the VM (host A's namespace)"
 	@echo "make vm-run CMD=... run CMD in the VM in host A's namespace"
-	@echo "make clean          remove build/ (downloads and ccache stay in ~/.cache/odp-p2p)"
+	@echo "make deps           install the host packages"
+	@echo "make clean          remove build/ (downloads and ccache stay in \$$ODP_CACHE)"
+	@echo "make distclean      remove build/ and \$$ODP_CACHE (default ~/.cache/odp-p2p)"
 
 run:
 	@$(S)/run.sh
@@ -27,7 +31,7 @@ test:
 	@$(S)/test.sh $(SUITES)
 
 bench-hmm:
-	@$(S)/build.sh all && tests/vm/run-vm.sh -- tests/bench/hmm-alias-bench.sh
+	@$(S)/bench-hmm.sh
 
 build:
 	@$(S)/build.sh all
@@ -51,14 +55,13 @@ kernel-check:
 	@$(S)/check-series.sh
 
 vm-shell:
-	@$(S)/build.sh all && tests/vm/run-vm.sh --shell
+	@$(S)/vm-shell.sh
 
 vm-run:
-	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command'"; exit 2; }
-	@$(S)/build.sh all && tests/vm/run-vm.sh -- bash -c "$$CMD"
+	@$(S)/vm-run.sh "$$CMD"
 
 clean:
-	rm -rf build
+	@$(S)/clean.sh
 
-distclean: clean
-	rm -rf $(HOME)/.cache/odp-p2p
+distclean:
+	@$(S)/clean.sh --dist

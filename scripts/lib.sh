@@ -83,6 +83,40 @@ stage() {
 	printf '==> %s done in %ss\n' "$name" "$((end - start))" >&2
 }
 
+# print_stages START: the stage times of this run and the total since START.
+print_stages() {
+	echo "Stage times:"
+	sed 's/^/  /' "$ODP_BUILD/stages.log"
+	echo "  total $(($(date +%s) - $1))s"
+}
+
+# run_and_report STAGE REPORT GUEST_SCRIPT: `make run`, `make bench-hmm`:
+# build, run GUEST_SCRIPT in the VM as stage STAGE, then print the stage
+# times and REPORT (the file GUEST_SCRIPT writes) last.  Returns the VM's
+# status.
+run_and_report() {
+	local name="$1" report="$2" start rc=0
+	start=$(date +%s)
+	"$ODP_ROOT/scripts/build.sh" all
+	rm -f "$report"
+	stage "$name" "$ODP_ROOT/tests/vm/run-vm.sh" -- "$3" || rc=$?
+	echo
+	print_stages "$start"
+	echo
+	[ ! -s "$report" ] || cat "$report"
+	return "$rc"
+}
+
+# in_guest: for scripts that run in the VM: the topology and the build's
+# paths (/run/odp-p2p/env, written by guest-setup.sh), and
+# $ODP_BUILD/bench for what they write.
+in_guest() {
+	[ -r /run/odp-p2p/env ] || die "no /run/odp-p2p/env: run this in the VM (tests/vm/run-vm.sh)"
+	# shellcheck disable=SC1091
+	. /run/odp-p2p/env
+	mkdir -p "$ODP_BUILD/bench"
+}
+
 # Run as root, or through sudo when available.
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then

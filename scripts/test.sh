@@ -1,8 +1,9 @@
 #!/bin/bash
-# test.sh [SUITE...]: build what is needed, boot the VM once and run the test
-# suites in it (functional, hmm-tests, rdma-selftests, pyverbs; default all).
-# Results: build/test-results/*.xml (JUnit) and *.log; the last line printed
-# is "N passed, N failed, N skipped" over all suites.
+# test.sh [SUITE...]: `make test`.  Build what is needed, lint, boot the VM
+# once and run the test suites in it (functional, hmm-tests, rdma-selftests,
+# pyverbs; default all).  Results: build/test-results/*.xml (JUnit) and
+# *.log; the last lines printed are the per-suite counts and
+# "N passed, N failed, N skipped" over all suites.
 . "$(dirname "$0")/lib.sh"
 
 start=$(date +%s)
@@ -17,9 +18,7 @@ stage "tests in the VM" "$ODP_ROOT/tests/vm/run-vm.sh" -- \
 	"$ODP_ROOT/tests/vm/guest-suites.sh" "$@" || rc=$?
 
 echo
-echo "Stage times:"
-sed 's/^/  /' "$ODP_BUILD/stages.log"
-echo "  total $(($(date +%s) - start))s"
+print_stages "$start"
 echo
 echo "Results (build/test-results):"
 if [ "$rc" -eq 124 ]; then

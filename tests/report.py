@@ -5,6 +5,9 @@
   report.py ctest SUITE JUNIT OUT.xml      ctest --output-junit: one case per
                                            KTAP result of each test program
   report.py unittest SUITE LOG OUT.xml     python unittest -v output (pyverbs)
+  report.py status SUITE RC OUT.xml        a suite that exited RC without a failed
+                                           case (a timeout, a crash) gets one
+  report.py show SUITE IN.xml              the counts and failures of IN.xml
   report.py summary DIR                    add up DIR/*.xml, print the totals
 
 Each conversion prints "SUITE: P passed, F failed, S skipped" and its
@@ -176,6 +179,18 @@ def report(suite, cases, most=10):
     return c
 
 
+def status(suite, rc, out):
+    cases = read_junit(out) if os.path.exists(out) else []
+    why = {124: "timed out", 137: "killed after its timeout"}.get(rc, "failed")
+    if rc in (124, 137):
+        print(f"{suite}: {why} (status {rc})")
+    if rc != 0 and not any(s == "failed" for _, s, _ in cases):
+        cases.append((f"{suite} (the suite itself)", "failed", f"exited with status {rc}: {why}"))
+        write_junit(suite, cases, out)
+        print(f"{suite}: exited with status {rc} ({why}) without a failed test: counted as one")
+    return 1 if rc else 0
+
+
 def summary(directory):
     total = {"passed": 0, "failed": 0, "skipped": 0}
     for f in sorted(glob.glob(f"{directory}/*.xml")):
@@ -190,10 +205,15 @@ def summary(directory):
 def main(argv):
     if len(argv) == 3 and argv[1] == "summary":
         return summary(argv[2])
-    if len(argv) != 5 or argv[1] not in ("tap", "ctest", "unittest"):
+    if len(argv) == 4 and argv[1] == "show":
+        report(argv[2], read_junit(argv[3]) if os.path.exists(argv[3]) else [])
+        return 0
+    if len(argv) != 5 or argv[1] not in ("tap", "ctest", "unittest", "status"):
         print(__doc__, file=sys.stderr)
         return 2
     kind, suite, src, out = argv[1:]
+    if kind == "status":
+        return status(suite, int(src), out)
     if kind == "ctest":
         cases = parse_ctest(src)
     else:

@@ -1,31 +1,30 @@
 #!/bin/bash
 # guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
 # guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
-# rdma-selftests, pyverbs (default: all).  Each suite's log and JUnit XML go
-# to $ODP_BUILD/test-results; the exit status is non-zero if any test failed
-# or a suite produced no results.
-set -uo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-# The topology and the build's paths (paths.env), from guest-setup.sh.
+# rdma-selftests, pyverbs (default: all).  Each suite runs as a stage (as
+# the host's build stages do) and prints its counts and failures; its log
+# and JUnit XML go to $ODP_BUILD/test-results.  A suite that fails without
+# a failed test (a timeout: status 124) counts as one failed test.  The
+# exit status is non-zero if any suite failed.
+. "$(dirname "$0")/../../scripts/lib.sh"
+# Every suite runs, whatever the one before did.
+set +e
 . /run/odp-p2p/env
-root="$ODP_ROOT"
+here="$ODP_ROOT/tests/vm"
 out="$ODP_BUILD/test-results"
-report=("$ODP_PYTHON" "$root/tests/report.py")
+report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests pyverbs rdma-selftests)
 status=0
 
+# run_suite NAME FN: FN's status is the suite's; one failed case for a
+# suite that failed with none (report.py status).
 run_suite() {
-	local name="$1" start rc
-	shift
-	start=$(date +%s)
-	echo "=== suite $name"
-	"$@"
-	rc=$?
-	echo "=== suite $name: status $rc, $(($(date +%s) - start))s"
-	[ "$rc" -eq 0 ] || status=1
+	local name="$1" rc=0
+	stage "suite $name" "$2" || rc=$?
+	"${report[@]}" status "$name" "$rc" "$out/$name.xml" || status=1
 }
 
 functional() {
@@ -48,45 +47,54 @@ hmm_tests() {
 	"${report[@]}" tap hmm-tests "$out/hmm-tests.log" "$out/hmm-tests.xml"
 }
 
+# rdma_selftest SCRIPT: one upstream rxe_*.sh in a fresh network namespace,
+# so that its veth/rxe names cannot collide with hosts A and B; prints its
+# exit status.  The scripts modprobe/modinfo rdma_rxe; ours is built in, so
+# they run with stubs (tests/vm/bin), and rping comes from rdma-core.
+rdma_selftest() {
+	local t="$1" rc d
+	ip netns add kselftest
+	(cd "$(dirname "$t")" &&
+		PATH="$here/bin:$ODP_RDMA_CORE_BUILD/bin:$PATH" \
+		timeout 120 ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
+	rc=$?
+	# modprobe -r cannot delete what a script left behind: we do.
+	for d in $(rdma -j link show 2>/dev/null | "$ODP_PYTHON" -c \
+		'import json,sys; print(" ".join(l["ifname"] for l in json.load(sys.stdin)))'); do
+		case "$d" in "$ODP_DEV_A" | "$ODP_DEV_B") ;; *) rdma link del "$d" 2>/dev/null ;; esac
+	done
+	ip netns del kselftest 2>/dev/null
+	return "$rc"
+}
+
 rdma_selftests() {
-	# The upstream scripts modprobe/modinfo rdma_rxe; ours is built in, so
-	# they run with stubs (tests/vm/bin).  Each script gets a fresh network
-	# namespace, so its veth/rxe names cannot collide with hosts A and B,
-	# and any rxe device it leaves behind is deleted (modprobe -r cannot).
 	local t n=0 rc
 	: >"$out/rdma-selftests.log"
 	: >"$out/rdma-selftests.tap"
 	for t in "$ODP_SELFTESTS"/rdma/rxe_*.sh; do
 		n=$((n + 1))
-		ip netns add kselftest
 		echo "### $(basename "$t")" >>"$out/rdma-selftests.log"
-		(cd "$(dirname "$t")" &&
-			PATH="$here/bin:$ODP_RDMA_CORE_BUILD/bin:$PATH" \
-			timeout 120 ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
+		rdma_selftest "$t"
 		rc=$?
 		case "$rc" in
 		0) echo "ok $n $(basename "$t")" ;;
 		4) echo "ok $n $(basename "$t") # SKIP" ;;
 		*) echo "not ok $n $(basename "$t") (exit $rc)" ;;
 		esac >>"$out/rdma-selftests.tap"
-		for d in $(rdma -j link show 2>/dev/null | "$ODP_PYTHON" -c \
-			'import json,sys; print(" ".join(l["ifname"] for l in json.load(sys.stdin)))'); do
-			case "$d" in "$ODP_DEV_A" | "$ODP_DEV_B") ;; *) rdma link del "$d" 2>/dev/null ;; esac
-		done
-		ip netns del kselftest 2>/dev/null
 	done
 	"${report[@]}" tap rdma-selftests "$out/rdma-selftests.tap" "$out/rdma-selftests.xml"
 }
 
 pyverbs() {
-	local rc
-	# run_tests.py is a generated sh wrapper that sets PYTHONPATH.
+	# run_tests.py is a generated sh wrapper that sets PYTHONPATH; from the
+	# source tree, 900 s at most (or $ODP_PYVERBS_TIMEOUT).
 	(cd "$ODP_RDMA_CORE_SRC" &&
-		timeout 900 "$ODP_RDMA_CORE_BUILD/bin/run_tests.py" --dev "$ODP_DEV_A" -v) \
-		>"$out/pyverbs.log" 2>&1
-	rc=$?
-	tail -n 5 "$out/pyverbs.log"
-	"${report[@]}" unittest pyverbs "$out/pyverbs.log" "$out/pyverbs.xml"
+		timeout "${ODP_PYVERBS_TIMEOUT:-900}" "$ODP_RDMA_CORE_BUILD/bin/run_tests.py" \
+			--dev "$ODP_DEV_A" -v) >"$out/pyverbs.log" 2>&1
+	local rc=$?
+	"${report[@]}" unittest pyverbs "$out/pyverbs.log" "$out/pyverbs.xml" >/dev/null
+	"${report[@]}" show pyverbs "$out/pyverbs.xml"
+	return "$rc"
 }
 
 for s in "${suites[@]}"; do
