@@ -4,7 +4,6 @@
   report.py tap SUITE LOG OUT.xml          kselftest/KTAP output ("ok N name # SKIP")
   report.py ctest SUITE JUNIT OUT.xml      ctest --output-junit: one case per
                                            KTAP result of each test program
-  report.py unittest SUITE LOG OUT.xml     python unittest -v output (pyverbs)
   report.py status SUITE RC OUT.xml        a suite that exited RC without a failed
                                            case (a timeout, a crash) gets one
   report.py show SUITE IN.xml              the counts and failures of IN.xml
@@ -12,7 +11,8 @@
 
 Each conversion prints "SUITE: P passed, F failed, S skipped" and its
 failures, and exits 1 if the log holds no test at all, so that an empty run
-never looks like a pass.
+never looks like a pass.  pyverbs writes its XML itself (tests/vm/pyverbs_run.py)
+with write_junit() from here.
 """
 import glob
 import os
@@ -71,49 +71,6 @@ def parse_ctest(path):
             cases.append((prog, "failed", f"{failure.get('message', 'failed')}\n{tail}"))
         elif not ktap:
             cases.append((prog, "skipped" if skipped else "passed", ""))
-    return cases
-
-
-def test_id(method, ident):
-    """"mod.Class.test_x" from unittest's "test_x (mod.Class[.test_x])"."""
-    return ident if ident.endswith("." + method) else f"{ident}.{method}"
-
-
-def parse_unittest(text):
-    """unittest -v prints "test_x (mod.Class.test_x) ... ok", or, when the
-    test has a docstring, the id on one line and "doc ... ok" on the next."""
-    cases = []
-    head = re.compile(r"^(test\w*) \(([\w.]+)\)")
-    result = re.compile(r" \.\.\. (ok|skipped|FAIL|ERROR|expected failure|unexpected success)(.*)$")
-    bare = re.compile(r"^(ok|skipped|FAIL|ERROR|expected failure|unexpected success)(.*)$")
-    current = None
-    for line in text.splitlines():
-        m = head.match(line)
-        if m:
-            current = test_id(m.group(1), m.group(2))
-        r = result.search(line)
-        if not r and current is not None and " ... " not in line:
-            # The test printed something after "... ": the status follows
-            # on a line of its own.
-            r = bare.match(line)
-        if not r or current is None:
-            continue
-        status = r.group(1)
-        if status in ("ok", "expected failure"):
-            cases.append((current, "passed", ""))
-        elif status == "skipped":
-            cases.append((current, "skipped", r.group(2).strip()))
-        else:
-            cases.append((current, "failed", status))
-        current = None
-    # Errors in setUpClass and the like appear only in the final summary.
-    for m in re.finditer(r"^(?:ERROR|FAIL): (\w+) \(([\w.]+)\)", text, re.M):
-        cases.append((test_id(m.group(1), m.group(2)), "failed", "ERROR"))  # dedupe() keeps a per-test result
-    cases = dedupe(cases)
-    ran = re.search(r"^Ran (\d+) tests? in", text, re.M)
-    if ran and int(ran.group(1)) != len(cases):
-        print(f"warning: the log says {ran.group(1)} tests ran, {len(cases)} results parsed",
-              file=sys.stderr)
     return cases
 
 
@@ -208,18 +165,17 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "show":
         report(argv[2], read_junit(argv[3]) if os.path.exists(argv[3]) else [])
         return 0
-    if len(argv) != 5 or argv[1] not in ("tap", "ctest", "unittest", "status"):
+    if len(argv) != 5 or argv[1] not in ("tap", "ctest", "status"):
         print(__doc__, file=sys.stderr)
         return 2
     kind, suite, src, out = argv[1:]
     if kind == "status":
         return status(suite, int(src), out)
-    if kind == "ctest":
-        cases = parse_ctest(src)
-    else:
+    if kind == "tap":
         with open(src, errors="replace") as f:
-            text = f.read()
-        cases = parse_tap(text) if kind == "tap" else parse_unittest(text)
+            cases = parse_tap(f.read())
+    else:
+        cases = parse_ctest(src)
     write_junit(suite, cases, out)
     c = report(suite, cases)
     if not cases:

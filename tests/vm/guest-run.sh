@@ -2,12 +2,12 @@
 # guest-run.sh CMD...: the VM's entry point.  Sets up the topology, runs CMD
 # in host A's network namespace, then fails if the kernel log gained a
 # BUG/WARNING/KASAN/lockdep splat while it ran.  Exit status: CMD's, or 1 for
-# a setup failure or a splat.
+# a setup failure or a splat.  The kernel log goes to $ODP_RESULTS/dmesg.txt,
+# the status to $ODP_RESULTS/status.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 results="${ODP_RESULTS:-}"
 
-uname -r >/dev/null
 "$here/guest-setup.sh" || exit 1
 . /run/odp-p2p/env
 
@@ -28,4 +28,6 @@ if [ -n "$splat" ]; then
 	dmesg | tail -n +"$((dmesg_before + 1))" | tail -n 80 >&2
 	[ "$rc" -ne 0 ] || rc=1
 fi
+# run-vm.sh: the guest got this far (else the VM failed: it shows the console).
+[ -z "$results" ] || echo "$rc" >"$results/status"
 exit "$rc"

@@ -4,9 +4,11 @@
 # Boot the odp-p2p kernel (paths.env's ODP_KERNEL_IMAGE, or $ODP_KERNEL)
 # with virtme-ng (host root filesystem read-only, $ODP_BUILD writable),
 # build the two-host RDMA topology, run CMD in host A's namespace and return
-# its exit status.  --shell gives an interactive shell
-# instead.  A watchdog kills a guest that runs past the timeout and reports
-# it with the tail of the guest console.
+# its exit status.  --shell gives an interactive shell instead.  CMD's
+# output (stdout and stderr) reaches the terminal; the guest console goes to
+# $ODP_BUILD/vm/console.log only, and its tail is printed when the VM fails:
+# a watchdog kill (status 124), a dead guest (panic), or a guest that never
+# reported the command's status.
 . "$(dirname "$0")/../../scripts/lib.sh"
 load_env "$ODP_BUILD/paths.env"
 
@@ -65,7 +67,6 @@ else
 	accel=tcg
 	vng_args+=(--disable-kvm)
 fi
-
 # The guest finds the build where the host has it.
 guest_env="ODP_BUILD=$(printf %q "$ODP_BUILD")"
 
@@ -78,22 +79,30 @@ fi
 mkdir -p "$ODP_BUILD/vm"
 console="$ODP_BUILD/vm/console.log"
 cmd=$(printf '%q ' "$@")
-log "booting the VM ($accel, watchdog ${timeout}s, console log $console)"
+log "booting the VM ($accel, watchdog ${timeout}s, console in ${console#"$ODP_ROOT"/})"
+
+# With --verbose, vng writes the guest console to its stderr, where the
+# guest command's stderr would arrive too: the command's stderr joins its
+# stdout, and vng's stderr is the console.  Both through pipes: QEMU opens
+# what fds 1 and 2 name once per port, truncating a regular file.
+guest() {
+	timeout --kill-after=15 "$timeout" vng "${vng_args[@]}" --exec \
+		"$guest_env ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd 2>&1" \
+		</dev/null
+}
+# guest-run.sh leaves the command's status here: without it, the VM failed.
+rm -f "$ODP_BUILD/vm/status"
 start=$(date +%s)
 rc=0
-# The guest console (kernel log) goes to the log file; the command's own
-# stdout/stderr arrive on separate virtio ports and reach the terminal.
-timeout --kill-after=15 "$timeout" \
-	vng "${vng_args[@]}" --exec "$guest_env ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd" \
-	</dev/null 2> >(tee "$console" >&2) || rc=$?
+{ guest 2>&1 >&3 3>&- | cat >"$console"; } 3>&1 | cat || rc=$?
 log "VM finished in $(($(date +%s) - start))s with status $rc"
-if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-	echo "VM WATCHDOG: the guest did not finish within ${timeout}s; last console lines:" >&2
-	tail -n 60 "$console" >&2
-	exit 124
-fi
-if [ "$rc" -eq 255 ]; then
-	echo "VM: the guest died (kernel panic?); last console lines:" >&2
-	tail -n 60 "$console" >&2
-fi
+[ -e "$ODP_BUILD/vm/status" ] && exit "$rc"
+
+case "$rc" in
+124 | 137) echo "VM WATCHDOG: the guest did not finish within ${timeout}s" >&2; rc=124 ;;
+255) echo "VM: the guest died (kernel panic?)" >&2 ;;
+*) echo "VM: the guest did not run the command to its end (status $rc)" >&2; [ "$rc" -ne 0 ] || rc=1 ;;
+esac
+echo "last console lines ($console):" >&2
+tail -n 60 "$console" >&2
 exit "$rc"
