@@ -70,14 +70,17 @@ fi
 # The guest finds the build where the host has it.
 guest_env="ODP_BUILD=$(printf %q "$ODP_BUILD")"
 
-if [ "$shell" -eq 1 ]; then
-	log "interactive VM ($accel); the topology is set up, 'exit' to leave"
-	exec vng "${vng_args[@]}" --exec "$guest_env $ODP_ROOT/tests/vm/guest-setup.sh &&
-		. /run/odp-p2p/env && exec ip netns exec \"\$ODP_NS_A\" bash -i"
-fi
-
 mkdir -p "$ODP_BUILD/vm"
 console="$ODP_BUILD/vm/console.log"
+
+# The shell's stderr (its prompt too) joins its stdout; the console goes to
+# its log (see guest() below).
+if [ "$shell" -eq 1 ]; then
+	log "interactive VM ($accel, console in ${console#"$ODP_ROOT"/}); the topology is set up, 'exit' to leave"
+	exec vng "${vng_args[@]}" --exec "$guest_env $ODP_ROOT/tests/vm/guest-setup.sh &&
+		. /run/odp-p2p/env && exec ip netns exec \"\$ODP_NS_A\" bash -i 2>&1" \
+		2> >(cat >"$console")
+fi
 cmd=$(printf '%q ' "$@")
 log "booting the VM ($accel, watchdog ${timeout}s, console in ${console#"$ODP_ROOT"/})"
 
