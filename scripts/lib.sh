@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Common helpers for the odp-p2p build scripts: paths, logging, stage timing.
+# Common helpers of the odp-p2p scripts, on the host and in the VM: paths,
+# logging, stages, paths.env, cached builds, apt options.
 
 set -euo pipefail
 

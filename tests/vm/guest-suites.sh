@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../../scripts/lib.sh"
 # Every suite runs, whatever the one before did.
 set +e
-. /run/odp-p2p/env
+in_guest
 here="$ODP_ROOT/tests/vm"
 out="$ODP_BUILD/test-results"
 report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
