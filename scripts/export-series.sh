@@ -2,6 +2,10 @@
 # export-series.sh: write the commits odp-base..HEAD of $ODP_BUILD/linux back
 # into kernel/ as `git format-patch` files, each stored under the kernel
 # directory it changes most, and rewrite kernel/series in commit order.
+#
+# The cover letter, kernel/0000-cover-letter.patch, is regenerated too: its
+# subject and text (everything above the shortlog) are kept from the existing
+# file, where they are edited, and the shortlog and diffstat are new.
 . "$(dirname "$0")/lib.sh"
 
 tree="$ODP_BUILD/linux"
@@ -20,9 +24,14 @@ patch_dir() {
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-git -C "$tree" format-patch -q --zero-commit --no-signature -o "$tmp" odp-base..HEAD
+git -C "$tree" format-patch -q --zero-commit --no-signature --cover-letter \
+	-o "$tmp" odp-base..HEAD
+cover="$ODP_ROOT/kernel/0000-cover-letter.patch"
+"$ODP_PYTHON" "$ODP_ROOT/scripts/cover-letter.py" "$tmp/0000-cover-letter.patch" "$cover" \
+	>"$tmp/cover" || die "cannot write the cover letter"
+rm "$tmp/0000-cover-letter.patch"
 mapfile -t commits < <(git -C "$tree" rev-list --reverse odp-base..HEAD)
-mapfile -t files < <(ls "$tmp" | sort)
+mapfile -t files < <(ls "$tmp" | grep -v '^cover$' | sort)
 [ "${#commits[@]}" -eq "${#files[@]}" ] || die "format-patch produced ${#files[@]} files for ${#commits[@]} commits"
 
 # Remove the patches of the old series, then write the new ones.
@@ -42,6 +51,7 @@ for i in "${!commits[@]}"; do
 	echo "$d/${files[$i]}" >>"$tmp/series"
 done
 cp "$tmp/series" "$ODP_ROOT/kernel/series"
+cp "$tmp/cover" "$cover"
 find "$ODP_ROOT/kernel" -mindepth 1 -type d -empty -delete
 
 # The tree now matches the exported series.
