@@ -15,10 +15,15 @@ fail=0
 
 # The base tree is a release tarball with no git history, so checkpatch
 # cannot resolve the commit ids in Fixes: tags; everything else is checked.
+# checkpatch runs on a copy outside this repository: given a path inside a
+# git work tree it can misread a patch as a plain file (seen with 7.3's).
 log "checkpatch --strict on ${#patches[@]} patch(es)"
+cpdir=$(mktemp -d)
+trap 'rm -rf "$cpdir"' EXIT
 for p in "${patches[@]}"; do
-	if "$tree/scripts/checkpatch.pl" --strict --quiet --no-tree --show-types \
-		--ignore UNKNOWN_COMMIT_ID "$ODP_ROOT/kernel/$p" >"$ODP_BUILD/checkpatch.log" 2>&1; then
+	cp "$ODP_ROOT/kernel/$p" "$cpdir/"
+	if (cd "$tree" && ./scripts/checkpatch.pl --strict --quiet --no-tree --show-types \
+		--ignore UNKNOWN_COMMIT_ID "$cpdir/$(basename "$p")") >"$ODP_BUILD/checkpatch.log" 2>&1; then
 		echo "  clean  $p"
 	else
 		echo "  DIRTY  $p"
@@ -46,8 +51,17 @@ warnings() {
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 
-# Build the base once so that objects exist to compare against.
+# Build the base once so that objects exist to compare against.  Start from
+# the objects of the last full build, when there are any: kbuild then only
+# rebuilds what the series and the config symbols it adds touch (ccache
+# cannot help there, since every compile includes the whole autoconf.h).
 export ODP_NO_KERNEL_CACHE=1
+base="$ODP_BUILD/kbuild-base"
+if [ ! -e "$out/.config" ] && [ -d "$base/arch/x86/boot" ]; then
+	log "seeding $out with the objects of $base"
+	mkdir -p "$out"
+	cp -a "$base/." "$out/"
+fi
 log "building the base tree in $out"
 "$ODP_ROOT/scripts/build-kernel.sh" --prefix 0 --out "$out" >/dev/null ||
 	die "the base tree does not build"
