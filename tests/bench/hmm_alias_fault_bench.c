@@ -8,7 +8,7 @@
  * /dev/hmm_dmirror1, has HMM_DMIRROR_FLAG_IMPORT_ALIAS set on its file and
  * reads the buffer with HMM_DMIRROR_READ, i.e. hmm_range_fault() with a
  * request for aliases. Two modes:
- *   alias      the exporter offers aliases (HMM_DMIRROR_FLAG_EXPORT_ALIAS):
+ *   alias      the exporter offers aliases (HMM_DMIRROR_DEVICE_EXPORT_ALIAS):
  *              every page is mapped through its alias and stays on the
  *              exporter, nothing migrates;
  *   migration  the exporter offers none: every page migrates to RAM first,
@@ -180,8 +180,8 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 			strerror(errno));
 	odp_fill(buf, size, seed);
 
-	err = dmirror_set_flags(b->exporter,
-				alias ? HMM_DMIRROR_FLAG_EXPORT_ALIAS : 0);
+	err = dmirror_set_device_flags(
+		b->exporter, alias ? HMM_DMIRROR_DEVICE_EXPORT_ALIAS : 0);
 	if (!err)
 		err = dmirror_set_flags(b->importer,
 					HMM_DMIRROR_FLAG_IMPORT_ALIAS);
@@ -546,12 +546,11 @@ int main(int argc, char **argv)
 		for (m = 0; m < NMODES; m++)
 			run_once(&b, (enum mode)m, rep, &b.runs[m][rep]);
 
-	/* EXPORT_ALIAS belongs to the device: leave it as a new open finds it. */
-	err = dmirror_set_flags(b.exporter, 0);
-	if (!err)
-		err = dmirror_set_flags(b.importer, 0);
+	/* The export flags belong to the device: leave them as found. */
+	err = dmirror_set_device_flags(b.exporter, 0);
 	if (err)
-		fail(&b, "resetting HMM_DMIRROR_FLAGS: %s", strerror(err));
+		fail(&b, "resetting HMM_DMIRROR_DEVICE_FLAGS: %s",
+		     strerror(err));
 
 	for (m = 0; m < NMODES; m++)
 		s[m] = summarize(&b, (enum mode)m);

@@ -76,10 +76,23 @@ int dmirror_set_flags(int fd, uint64_t flags)
 	return dmirror_cmd(fd, HMM_DMIRROR_FLAGS, NULL, flags, NULL, NULL);
 }
 
+int dmirror_set_device_flags(int fd, uint64_t flags)
+{
+	return dmirror_cmd(fd, HMM_DMIRROR_DEVICE_FLAGS, NULL, flags, NULL,
+			   NULL);
+}
+
 int dmirror_read_counters(int fd, struct hmm_dmirror_counters *c)
 {
+	uint64_t size = 0;
+	int err;
+
 	memset(c, 0, sizeof(*c));
-	return dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, 0, c, NULL);
+	/* npages: our structure's size; cpages: the driver's */
+	err = dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, sizeof(*c), c, &size);
+	if (!err && size < sizeof(*c))
+		err = EOVERFLOW;
+	return err;
 }
 
 const char *dmirror_place_name(enum dmirror_place place)

@@ -35,8 +35,14 @@ int dmirror_cmd(int fd, unsigned long request, void *addr, size_t npages,
  */
 bool dmirror_migrate_to_device(int fd, void *addr, size_t npages, void *bounce);
 
-/* HMM_DMIRROR_FLAGS and HMM_DMIRROR_COUNTERS (the alias series): 0 or errno. */
+/*
+ * The alias series' commands, 0 or errno: the flags of the file
+ * (HMM_DMIRROR_FLAG_*), of the device (HMM_DMIRROR_DEVICE_*, through any of
+ * its files), and the device's counters (EOVERFLOW from a driver whose
+ * counters are fewer than ours).
+ */
 int dmirror_set_flags(int fd, uint64_t flags);
+int dmirror_set_device_flags(int fd, uint64_t flags);
 int dmirror_read_counters(int fd, struct hmm_dmirror_counters *c);
 
 enum dmirror_place {
