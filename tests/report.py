@@ -25,6 +25,9 @@ RESULT = re.compile(r"^\s*(not ok|ok)\s+\d+\s+(?:-\s+)?(.*?)\s*(#\s*(SKIP|XFAIL|
 # "#            OK  fixture.variant.test" (or FAIL), which the result repeats.
 RUN = re.compile(r"^#\s+RUN\s+(\S+)")
 HARNESS_VERDICT = re.compile(r"^#\s+(OK|FAIL)\s+\S+$")
+# Nested KTAP (KUnit): "# Subtest: NAME" at the indentation of its results,
+# closed by a result line NAME one level out that sums them up.
+SUBTEST = re.compile(r"^(\s*)#\s+Subtest:\s+(\S+)")
 
 
 def parse_tap(text):
@@ -32,16 +35,29 @@ def parse_tap(text):
     test logged ("# ..." lines since it started), a skip's its reason."""
     cases = []
     logged = []
+    subtests = []  # (indent, name) of the open "# Subtest:" blocks
     for line in text.splitlines():
         if RUN.match(line):
             logged = []
             continue
+        sub = SUBTEST.match(line)
+        if sub:
+            indent = len(sub.group(1))
+            subtests = [s for s in subtests if s[0] < indent] + [(indent, sub.group(2))]
+            continue
         m = RESULT.match(line)
         if not m:
-            if line.startswith("#") and not HARNESS_VERDICT.match(line):
-                logged.append(line)
+            if line.lstrip().startswith("#") and not HARNESS_VERDICT.match(line.strip()):
+                logged.append(line.strip())
             continue
         name = m.group(2).strip() or "unnamed"
+        indent = len(line) - len(line.lstrip())
+        if subtests and subtests[-1][0] > indent and subtests[-1][1] == name:
+            # The sum of a subtest's results, which are already counted.
+            subtests.pop()
+            logged = []
+            continue
+        name = ".".join([n for i, n in subtests if i <= indent] + [name])
         if m.group(4) in ("SKIP", "XFAIL"):
             cases.append((name, "skipped", m.group(3).lstrip("# ")))
         elif m.group(1) == "ok":

@@ -1,7 +1,7 @@
 #!/bin/bash
 # guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
 # guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
-# rdma-selftests, pyverbs (default: all).  Each suite runs as a stage (as
+# kunit, rdma-selftests, pyverbs (default: all).  Each suite runs as a stage (as
 # the host's build stages do) and prints its counts and failures; its log
 # and JUnit XML go to $ODP_BUILD/test-results.  A suite that fails without
 # a failed test (a timeout: status 124) counts as one failed test.  The
@@ -16,7 +16,7 @@ report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests pyverbs rdma-selftests)
+[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests kunit pyverbs rdma-selftests)
 status=0
 
 # run_suite NAME FN: FN's status is the suite's; one failed case for a
@@ -45,6 +45,17 @@ hmm_tests() {
 	# themselves (no spm_addr_dev* parameters).
 	(cd "$ODP_SELFTESTS" && ./hmm-tests) >"$out/hmm-tests.log" 2>&1
 	"${report[@]}" tap hmm-tests "$out/hmm-tests.log" "$out/hmm-tests.xml"
+}
+
+kunit() {
+	# The series' KUnit suites are built in and ran at boot; debugfs keeps
+	# each suite's KTAP results (and report.py fails an empty log).
+	local f
+	: >"$out/kunit.log"
+	for f in /sys/kernel/debug/kunit/*/results; do
+		[ -r "$f" ] && cat "$f" >>"$out/kunit.log"
+	done
+	"${report[@]}" tap kunit "$out/kunit.log" "$out/kunit.xml"
 }
 
 # rdma_selftest SCRIPT: one upstream rxe_*.sh in a fresh network namespace,
@@ -101,6 +112,7 @@ for s in "${suites[@]}"; do
 	case "$s" in
 	functional) run_suite functional functional ;;
 	hmm-tests) run_suite hmm-tests hmm_tests ;;
+	kunit) run_suite kunit kunit ;;
 	rdma-selftests) run_suite rdma-selftests rdma_selftests ;;
 	pyverbs) run_suite pyverbs pyverbs ;;
 	*) echo "unknown suite $s" >&2; status=1 ;;
