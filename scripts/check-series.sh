@@ -40,6 +40,25 @@ check=(CHECK="sparse -D__typeof_unqual__=__typeof__")
 [ "$("$tree/scripts/checker-valid.sh" sparse -D__typeof_unqual__=__typeof__)" = 1 ] ||
 	die "sparse does not run on this tree"
 
+# Sparse 0.6.4 (bookworm's, and still the latest release) does not fold
+# __builtin_strlen() into a constant, so the static_assert() in 7.3's
+# MODULE_INFO() reads to it as "bad constant expression" on every
+# MODULE_LICENSE(), MODULE_DESCRIPTION(), MODULE_IMPORT_NS() line.  Files
+# that exist before a patch carry it on both sides of the comparison; a file
+# that a patch creates would show it as new.  Drop exactly that diagnostic on
+# exactly those lines.
+drop_modinfo_noise() {
+	local line file lno src
+	while IFS= read -r line; do
+		if [[ "$line" =~ ^([^:]+):([0-9]+):[0-9]+:\ error:\ bad\ constant\ expression$ ]]; then
+			file=${BASH_REMATCH[1]} lno=${BASH_REMATCH[2]}
+			src=$(sed -n "${lno}p" "$file" 2>/dev/null)
+			[[ "$src" =~ ^MODULE_[A-Z_]+\( ]] && continue
+		fi
+		printf '%s\n' "$line"
+	done
+}
+
 # warnings FILE...: W=1 + sparse diagnostics for FILEs, line numbers removed.
 warnings() {
 	local f objs=()
@@ -47,7 +66,7 @@ warnings() {
 	[ ${#objs[@]} -gt 0 ] || return 0
 	touch "${@/#/$tree/}"
 	{ kernel_make "$out" "${check[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null || true; } |
-		{ grep -E 'warning:|error:' || true; } |
+		{ grep -E 'warning:|error:' || true; } | drop_modinfo_noise |
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
 }
 
