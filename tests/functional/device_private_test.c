@@ -4,9 +4,14 @@
  * every byte moves, and the pages end up where the variant's name says.
  *
  * The MR exists before the pages move, as in an application: the migration
- * must invalidate what rxe mapped at registration.
+ * must invalidate what rxe mapped at registration.  test_hmm's device
+ * offers aliases of its pages (HMM_DMIRROR_DEVICE_EXPORT_ALIAS) in every
+ * variant; rxe_b's ODP alias switch (rdma netlink) decides whether rxe asks
+ * for them.
  */
 #include "odp_harness.h"
+
+#include "rdma_nl.h"
 
 #define NPAGES 8
 
@@ -18,46 +23,57 @@ FIXTURE(device_private)
 	struct odp_buf local; /* on host A */
 	size_t off; /* the range in both buffers */
 	size_t first, last; /* the pages it touches */
+	uint32_t resp_index; /* rxe_b's device index */
+	struct hmm_dmirror_counters before; /* test_hmm's, before the transfer */
 };
 
 FIXTURE_VARIANT(device_private)
 {
 	enum ibv_wr_opcode opcode;
 	size_t page, page_off, len; /* the range, in the NPAGES buffer */
+	bool aliases; /* rxe_b's ODP alias switch */
 	/* Where the pages the transfer touched are afterwards. */
 	enum dmirror_place touched;
 };
 
-#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, place)          \
+#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, on, place)      \
 	FIXTURE_VARIANT_ADD(device_private, name)                         \
 	{                                                                 \
 		.opcode = op, .page = pg, .page_off = off, .len = length, \
-		.touched = place,                                         \
+		.aliases = on, .touched = place,                          \
 	}
 
 /*
  * WRITE and READ over two ranges (several pages starting mid-page, one
- * whole page) with the outcome @outcome, which names @place.
+ * whole page, ending mid-page) with the outcome @outcome, which names
+ * @place, while rxe_b's alias switch is @on.
  */
-#define DEVICE_PRIVATE_VARIANTS(outcome, place)                           \
-	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,    \
-			       IBV_WR_RDMA_WRITE, 1, 100, 3 * 4096 + 123, \
-			       place);                                    \
-	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,          \
-			       IBV_WR_RDMA_WRITE, 6, 0, 4096, place);     \
-	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,     \
-			       IBV_WR_RDMA_READ, 1, 100, 3 * 4096 + 123,  \
-			       place);                                    \
-	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome,           \
-			       IBV_WR_RDMA_READ, 6, 0, 4096, place)
+#define DEVICE_PRIVATE_VARIANTS(outcome, on, place)                           \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,        \
+			       IBV_WR_RDMA_WRITE, 1, 100, 3 * 4096 + 123, on, \
+			       place);                                        \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,              \
+			       IBV_WR_RDMA_WRITE, 6, 0, 4096, on, place);     \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,         \
+			       IBV_WR_RDMA_READ, 1, 100, 3 * 4096 + 123, on,  \
+			       place);                                        \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome,               \
+			       IBV_WR_RDMA_READ, 6, 0, 4096, on, place)
 
 /*
- * Linux 7.3, and the series while no NIC driver asks for aliases: umem_odp
- * faults the range with no dev_private_owner, so hmm_range_fault() makes
- * the owner migrate the touched pages to system RAM
- * (dmirror_devmem_fault()) before rxe copies, for a read as for a write.
+ * Aliases on (rxe's default): umem_odp asks hmm_range_fault() for aliases
+ * and test_hmm hands out its backing pages, which rxe copies to and from
+ * through their kernel mapping.  Nothing migrates.
  */
-DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram, DMIRROR_IN_RAM);
+DEVICE_PRIVATE_VARIANTS(keeps_touched_pages_on_device_with_aliases_on, true,
+			DMIRROR_ON_DEVICE);
+/*
+ * Aliases off, as in Linux 7.3: hmm_range_fault() makes the owner migrate
+ * the touched pages to system RAM (dmirror_devmem_fault()) before rxe
+ * copies, for a read as for a write, although the owner offers aliases.
+ */
+DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_with_aliases_off, false,
+			DMIRROR_IN_RAM);
 
 FIXTURE_SETUP(device_private)
 {
@@ -71,6 +87,12 @@ FIXTURE_SETUP(device_private)
 	self->dmirror = open_dmirror(_metadata);
 	if (self->dmirror < 0)
 		return;
+	ASSERT_EQ(0, dmirror_set_device_flags(self->dmirror,
+					      HMM_DMIRROR_DEVICE_EXPORT_ALIAS))
+	TH_LOG("%s", odp_reason());
+	self->resp_index = ibv_get_device_index(self->pair.resp.ctx->device);
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
+	TH_LOG("%s", odp_reason());
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
@@ -88,10 +110,19 @@ FIXTURE_SETUP(device_private)
 					 0, NPAGES - 1, DMIRROR_ON_DEVICE,
 					 DMIRROR_ON_DEVICE))
 	TH_LOG("before: every page is device-private: %s", odp_reason());
+	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &self->before))
+	TH_LOG("%s", odp_reason());
 }
 
 FIXTURE_TEARDOWN(device_private)
 {
+	/* Leave both as the VM boots them: aliases on, nothing exported. */
+	if (self->dmirror >= 0) {
+		EXPECT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, true))
+		TH_LOG("%s", odp_reason());
+		EXPECT_EQ(0, dmirror_set_device_flags(self->dmirror, 0))
+		TH_LOG("%s", odp_reason());
+	}
 	EXPECT_OK(odp_buf_free(&self->local));
 	EXPECT_OK(odp_buf_free(&self->dev));
 	EXPECT_OK(dmirror_close(self->dmirror));
@@ -146,6 +177,44 @@ TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
 					 variant->touched, DMIRROR_ON_DEVICE))
 	TH_LOG("after: touched pages %s, the others DEV_PRIVATE_LOCAL: %s",
 	       dmirror_place_name(variant->touched), odp_reason());
+}
+
+TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
+	       ODP_TEST_TIMEOUT)
+{
+	uint64_t touched = self->last - self->first + 1;
+	struct hmm_dmirror_counters after;
+
+	if (!transfer(_metadata, self, variant))
+		return;
+	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &after))
+	TH_LOG("%s", odp_reason());
+	/* test_hmm migrates one page per CPU fault of a base page. */
+	EXPECT_EQ(variant->aliases ? 0ULL : touched,
+		  after.migrated_to_ram - self->before.migrated_to_ram);
+	/* Every touched page was looked up at least once, none refused. */
+	if (variant->aliases) {
+		EXPECT_LE(touched,
+			  after.alias_offered - self->before.alias_offered);
+	} else {
+		EXPECT_EQ(0ULL,
+			  after.alias_offered - self->before.alias_offered);
+	}
+	EXPECT_EQ(0ULL, after.alias_refused - self->before.alias_refused);
+}
+
+TEST_F_TIMEOUT(device_private, odp_capability_follows_the_alias_switch,
+	       ODP_TEST_TIMEOUT)
+{
+	struct ibv_device_attr_ex attr;
+	bool on = !variant->aliases;
+
+	ASSERT_EQ(0, ibv_query_device_ex(self->pair.resp.ctx, NULL, &attr));
+	EXPECT_EQ(variant->aliases,
+		  !!(attr.odp_caps.general_caps & ODP_SUPPORT_DEVICE_PRIVATE));
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &on))
+	TH_LOG("%s", odp_reason());
+	EXPECT_EQ(variant->aliases, on);
 }
 
 TEST_HARNESS_MAIN

@@ -1,0 +1,186 @@
+/*
+ * rdma_nl.c - rdma netlink device attributes; see rdma_nl.h.
+ */
+#include "rdma_nl.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+/* The series' UAPI, not the copy in rdma-core's kernel-headers. */
+#include <include/uapi/rdma/rdma_netlink.h>
+
+#include "reason.h"
+
+#define NL_BUF 8192
+
+struct nl_req {
+	struct nlmsghdr nh;
+	char attrs[64];
+};
+
+/* Appends an attribute; the header is NLMSG_HDRLEN bytes, attrs follow. */
+static void put_attr(struct nl_req *r, uint16_t type, const void *data,
+		     uint16_t len)
+{
+	size_t off = NLMSG_ALIGN(r->nh.nlmsg_len) - NLMSG_HDRLEN;
+	struct nlattr *a = (struct nlattr *)(r->attrs + off);
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy(r->attrs + off + NLA_HDRLEN, data, len);
+	r->nh.nlmsg_len = NLMSG_HDRLEN + off + NLA_ALIGN(a->nla_len);
+}
+
+/* The extack message of an error reply, "" if it has none. */
+static const char *ext_msg(const struct nlmsghdr *nh)
+{
+	const struct nlmsgerr *e = NLMSG_DATA(nh);
+	size_t off = NLMSG_HDRLEN + sizeof(*e);
+
+	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return "";
+	if (!(nh->nlmsg_flags & NLM_F_CAPPED))
+		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
+		const struct nlattr *a =
+			(const struct nlattr *)((const char *)nh + off);
+
+		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
+			break;
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG)
+			return (const char *)a + NLA_HDRLEN;
+		off += NLA_ALIGN(a->nla_len);
+	}
+	return "";
+}
+
+/* The u8 attribute @want among those from byte @off of @nh into @val. */
+static bool find_u8(const struct nlmsghdr *nh, size_t off, uint16_t want,
+		    uint8_t *val)
+{
+	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
+		const struct nlattr *a =
+			(const struct nlattr *)((const char *)nh + off);
+
+		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
+			return false;
+		if ((a->nla_type & NLA_TYPE_MASK) == want &&
+		    a->nla_len >= NLA_HDRLEN + 1) {
+			*val = *((const uint8_t *)a + NLA_HDRLEN);
+			return true;
+		}
+		off += NLA_ALIGN(a->nla_len);
+	}
+	return false;
+}
+
+/*
+ * Sends @r and reads the replies: the attribute @want of the first reply
+ * message into @val (when @want is not 0), then the ACK.  0 or an errno;
+ * ENOENT when the reply lacks @want.
+ */
+static int transact(struct nl_req *r, const char *what, uint16_t want,
+		    uint8_t *val)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	static char buf[NL_BUF];
+	int fd, err = 0, one = 1;
+	bool found = false, done = false;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_RDMA);
+	if (fd < 0) {
+		err = errno;
+		odp_fail_errno(err, "socket(NETLINK_RDMA)");
+		return err;
+	}
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	r->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	r->nh.nlmsg_seq = 1;
+	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0) {
+		err = errno;
+		odp_fail_errno(err, "%s: sendto", what);
+		goto out;
+	}
+	while (!done) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0) {
+			err = errno;
+			odp_fail_errno(err, "%s: recv", what);
+			goto out;
+		}
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
+		     nh = NLMSG_NEXT(nh, n)) {
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				err = -e->error;
+				if (err)
+					odp_fail_errno(err, "%s%s%s", what,
+						       *ext_msg(nh) ? ": " : "",
+						       ext_msg(nh));
+				done = true;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (want && !found)
+				found = find_u8(nh, NLMSG_HDRLEN, want, val);
+		}
+	}
+	if (!err && want && !found) {
+		err = ENOENT;
+		odp_fail("%s: the reply has no attribute %u", what, want);
+	}
+out:
+	close(fd);
+	return err;
+}
+
+static void init_req(struct nl_req *r, uint32_t op, uint32_t index)
+{
+	memset(r, 0, sizeof(*r));
+	r->nh.nlmsg_len = NLMSG_HDRLEN;
+	r->nh.nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, op);
+	put_attr(r, RDMA_NLDEV_ATTR_DEV_INDEX, &index, sizeof(index));
+}
+
+int rdma_nl_get_odp_alias(uint32_t index, bool *on)
+{
+	struct nl_req r;
+	uint8_t val = 0;
+	int err;
+
+	init_req(&r, RDMA_NLDEV_CMD_GET, index);
+	err = transact(&r, "RDMA_NLDEV_CMD_GET", RDMA_NLDEV_ATTR_DEV_ODP_ALIAS,
+		       &val);
+	if (err == ENOENT) {
+		odp_fail(
+			"device %u reports no RDMA_NLDEV_ATTR_DEV_ODP_ALIAS: "
+			"it cannot map aliases, or the kernel lacks the series",
+			index);
+		return EOPNOTSUPP;
+	}
+	*on = val;
+	return err;
+}
+
+int rdma_nl_set_odp_alias(uint32_t index, bool on)
+{
+	uint8_t val = on;
+	struct nl_req r;
+
+	init_req(&r, RDMA_NLDEV_CMD_SET, index);
+	put_attr(&r, RDMA_NLDEV_ATTR_DEV_ODP_ALIAS, &val, sizeof(val));
+	return transact(&r,
+			on ? "RDMA_NLDEV_CMD_SET odp alias on" :
+			     "RDMA_NLDEV_CMD_SET odp alias off",
+			0, NULL);
+}
