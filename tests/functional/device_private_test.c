@@ -6,8 +6,12 @@
  * The MR exists before the pages move, as in an application: the migration
  * must invalidate what rxe mapped at registration.  test_hmm's device
  * offers aliases of its pages (HMM_DMIRROR_DEVICE_EXPORT_ALIAS) in every
- * variant; rxe_b's ODP alias switch (rdma netlink) decides whether rxe asks
- * for them.
+ * variant, or refuses them all (HMM_DMIRROR_DEVICE_FAIL_ALIAS); rxe_b's ODP
+ * alias switch (rdma netlink) decides whether the MR, registered while it is
+ * set as the variant says, asks for them.  An MR keeps the choice it was
+ * registered with, so the switch goes back to what it was right away: a test
+ * that fails later leaves nothing changed but test_hmm's export flags, which
+ * matter only to importers that ask for aliases and are reset by teardown.
  */
 #include "odp_harness.h"
 
@@ -23,7 +27,7 @@ FIXTURE(device_private)
 	struct odp_buf local; /* on host A */
 	size_t off; /* the range in both buffers */
 	size_t first, last; /* the pages it touches */
-	uint32_t resp_index; /* rxe_b's device index */
+	int resp_index; /* rxe_b's device index */
 	struct hmm_dmirror_counters before; /* test_hmm's, before the transfer */
 };
 
@@ -31,16 +35,17 @@ FIXTURE_VARIANT(device_private)
 {
 	enum ibv_wr_opcode opcode;
 	size_t page, page_off, len; /* the range, in the NPAGES buffer */
-	bool aliases; /* rxe_b's ODP alias switch */
+	bool aliases; /* rxe_b's ODP alias switch when the MR is registered */
+	bool refuse; /* test_hmm refuses every alias (FAIL_ALIAS) */
 	/* Where the pages the transfer touched are afterwards. */
 	enum dmirror_place touched;
 };
 
-#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, on, place)      \
+#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, on, no, place)  \
 	FIXTURE_VARIANT_ADD(device_private, name)                         \
 	{                                                                 \
 		.opcode = op, .page = pg, .page_off = off, .len = length, \
-		.aliases = on, .touched = place,                          \
+		.aliases = on, .refuse = no, .touched = place,            \
 	}
 
 /*
@@ -48,17 +53,17 @@ FIXTURE_VARIANT(device_private)
  * whole page, ending mid-page) with the outcome @outcome, which names
  * @place, while rxe_b's alias switch is @on.
  */
-#define DEVICE_PRIVATE_VARIANTS(outcome, on, place)                           \
+#define DEVICE_PRIVATE_VARIANTS(outcome, on, no, place)                       \
 	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,        \
 			       IBV_WR_RDMA_WRITE, 1, 100, 3 * 4096 + 123, on, \
-			       place);                                        \
+			       no, place);                                    \
 	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,              \
-			       IBV_WR_RDMA_WRITE, 6, 0, 4096, on, place);     \
+			       IBV_WR_RDMA_WRITE, 6, 0, 4096, on, no, place); \
 	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,         \
 			       IBV_WR_RDMA_READ, 1, 100, 3 * 4096 + 123, on,  \
-			       place);                                        \
+			       no, place);                                    \
 	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome,               \
-			       IBV_WR_RDMA_READ, 6, 0, 4096, on, place)
+			       IBV_WR_RDMA_READ, 6, 0, 4096, on, no, place)
 
 /*
  * Aliases on (rxe's default): umem_odp asks hmm_range_fault() for aliases
@@ -66,19 +71,29 @@ FIXTURE_VARIANT(device_private)
  * through their kernel mapping.  Nothing migrates.
  */
 DEVICE_PRIVATE_VARIANTS(keeps_touched_pages_on_device_with_aliases_on, true,
-			DMIRROR_ON_DEVICE);
+			false, DMIRROR_ON_DEVICE);
 /*
  * Aliases off, as in Linux 7.3: hmm_range_fault() makes the owner migrate
  * the touched pages to system RAM (dmirror_devmem_fault()) before rxe
  * copies, for a read as for a write, although the owner offers aliases.
  */
 DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_with_aliases_off, false,
-			DMIRROR_IN_RAM);
+			false, DMIRROR_IN_RAM);
+/*
+ * Aliases on, but the owner refuses each one: HMM falls back, page by page,
+ * to the migration it does without aliases.
+ */
+DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_when_owner_refuses, true,
+			true, DMIRROR_IN_RAM);
 
 FIXTURE_SETUP(device_private)
 {
 	size_t page = odp_page_size(), size = NPAGES * page;
 	bool write = variant->opcode == IBV_WR_RDMA_WRITE;
+	uint64_t export = HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
+			  (variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0);
+	bool was = true, registered;
+	char why[256] = "";
 
 	self->dmirror = -1;
 	if (!open_pair(_metadata, &self->pair,
@@ -87,12 +102,8 @@ FIXTURE_SETUP(device_private)
 	self->dmirror = open_dmirror(_metadata);
 	if (self->dmirror < 0)
 		return;
-	ASSERT_EQ(0, dmirror_set_device_flags(self->dmirror,
-					      HMM_DMIRROR_DEVICE_EXPORT_ALIAS))
-	TH_LOG("%s", odp_reason());
 	self->resp_index = ibv_get_device_index(self->pair.resp.ctx->device);
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
-	TH_LOG("%s", odp_reason());
+	ASSERT_LE(0, self->resp_index);
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
@@ -100,8 +111,19 @@ FIXTURE_SETUP(device_private)
 	       odp_wr_opcode_name(variant->opcode), variant->len, self->off,
 	       self->first, self->last, NPAGES);
 
-	ASSERT_OK(odp_buf_alloc(&self->dev, &self->pair.resp, size,
-				ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND));
+	/* The MR under test, registered with the variant's switch */
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &was))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
+	TH_LOG("%s", odp_reason());
+	registered = odp_buf_alloc(&self->dev, &self->pair.resp, size,
+				   ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND);
+	if (!registered)
+		snprintf(why, sizeof(why), "%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, was))
+	TH_LOG("%s", odp_reason());
+	ASSERT_TRUE(registered) TH_LOG("%s", why);
+
 	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req, size,
 				IBV_ACCESS_LOCAL_WRITE));
 	migrate_to_device(_metadata, self->dmirror, self->dev.addr, NPAGES,
@@ -112,14 +134,15 @@ FIXTURE_SETUP(device_private)
 	TH_LOG("before: every page is device-private: %s", odp_reason());
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &self->before))
 	TH_LOG("%s", odp_reason());
+	/* Last: the only state that outlives a setup that fails */
+	ASSERT_EQ(0, dmirror_set_device_flags(self->dmirror, export))
+	TH_LOG("%s", odp_reason());
 }
 
 FIXTURE_TEARDOWN(device_private)
 {
-	/* Leave both as the VM boots them: aliases on, nothing exported. */
+	/* As the VM boots it: nothing exported */
 	if (self->dmirror >= 0) {
-		EXPECT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, true))
-		TH_LOG("%s", odp_reason());
 		EXPECT_EQ(0, dmirror_set_device_flags(self->dmirror, 0))
 		TH_LOG("%s", odp_reason());
 	}
@@ -182,39 +205,55 @@ TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
 TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	       ODP_TEST_TIMEOUT)
 {
-	uint64_t touched = self->last - self->first + 1;
+	uint64_t touched = self->last - self->first + 1, offered, refused;
+	bool aliased = variant->aliases && !variant->refuse;
 	struct hmm_dmirror_counters after;
 
 	if (!transfer(_metadata, self, variant))
 		return;
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &after))
 	TH_LOG("%s", odp_reason());
+	offered = after.alias_offered - self->before.alias_offered;
+	refused = after.alias_refused - self->before.alias_refused;
 	/* test_hmm migrates one page per CPU fault of a base page. */
-	EXPECT_EQ(variant->aliases ? 0ULL : touched,
+	EXPECT_EQ(aliased ? 0ULL : touched,
 		  after.migrated_to_ram - self->before.migrated_to_ram);
-	/* Every touched page was looked up at least once, none refused. */
-	if (variant->aliases) {
-		EXPECT_LE(touched,
-			  after.alias_offered - self->before.alias_offered);
+	/* Every touched page was looked up at least once, if asked for. */
+	if (aliased) {
+		EXPECT_LE(touched, offered);
 	} else {
-		EXPECT_EQ(0ULL,
-			  after.alias_offered - self->before.alias_offered);
+		EXPECT_EQ(0ULL, offered);
 	}
-	EXPECT_EQ(0ULL, after.alias_refused - self->before.alias_refused);
+	if (variant->aliases && variant->refuse) {
+		EXPECT_LE(touched, refused);
+	} else {
+		EXPECT_EQ(0ULL, refused);
+	}
 }
 
 TEST_F_TIMEOUT(device_private, odp_capability_follows_the_alias_switch,
 	       ODP_TEST_TIMEOUT)
 {
 	struct ibv_device_attr_ex attr;
-	bool on = !variant->aliases;
+	bool was = true, on = !variant->aliases;
+	int err;
 
-	ASSERT_EQ(0, ibv_query_device_ex(self->pair.resp.ctx, NULL, &attr));
-	EXPECT_EQ(variant->aliases,
-		  !!(attr.odp_caps.general_caps & ODP_SUPPORT_DEVICE_PRIVATE));
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &on))
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &was))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
+	TH_LOG("%s", odp_reason());
+	/* No ASSERT until the switch is back */
+	err = ibv_query_device_ex(self->pair.resp.ctx, NULL, &attr);
+	EXPECT_EQ(0, err);
+	if (!err) {
+		EXPECT_EQ(variant->aliases, !!(attr.odp_caps.general_caps &
+					       ODP_SUPPORT_DEVICE_PRIVATE));
+	}
+	EXPECT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &on))
 	TH_LOG("%s", odp_reason());
 	EXPECT_EQ(variant->aliases, on);
+	EXPECT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, was))
+	TH_LOG("%s", odp_reason());
 }
 
 TEST_HARNESS_MAIN

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <linux/netlink.h>
@@ -42,15 +43,22 @@ static const char *ext_msg(const struct nlmsghdr *nh)
 
 	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
 		return "";
-	if (!(nh->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	/* Past the request the kernel echoed, unless it capped it */
+	if (!(nh->nlmsg_flags & NLM_F_CAPPED)) {
+		if (e->msg.nlmsg_len < NLMSG_HDRLEN)
+			return "";
+		off = NLMSG_HDRLEN +
+		      NLMSG_ALIGN(sizeof(*e) + e->msg.nlmsg_len - NLMSG_HDRLEN);
+	}
 	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
 		const struct nlattr *a =
 			(const struct nlattr *)((const char *)nh + off);
 
 		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
 			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG)
+		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG &&
+		    a->nla_len > NLA_HDRLEN &&
+		    ((const char *)a)[a->nla_len - 1] == '\0')
 			return (const char *)a + NLA_HDRLEN;
 		off += NLA_ALIGN(a->nla_len);
 	}
@@ -80,13 +88,17 @@ static bool find_u8(const struct nlmsghdr *nh, size_t off, uint16_t want,
 /*
  * Sends @r and reads the replies: the attribute @want of the first reply
  * message into @val (when @want is not 0), then the ACK.  0 or an errno;
- * ENOENT when the reply lacks @want.
+ * ENODATA when the reply lacks @want.
  */
 static int transact(struct nl_req *r, const char *what, uint16_t want,
 		    uint8_t *val)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	static char buf[NL_BUF];
+	struct timeval timeout = { .tv_sec = 10 };
+	union {
+		struct nlmsghdr nh;
+		char bytes[NL_BUF];
+	} buf;
 	int fd, err = 0, one = 1;
 	bool found = false, done = false;
 
@@ -97,6 +109,7 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 		return err;
 	}
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 	r->nh.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	r->nh.nlmsg_seq = 1;
 	if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
@@ -106,19 +119,30 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 		goto out;
 	}
 	while (!done) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(fd, buf.bytes, sizeof(buf.bytes), MSG_TRUNC);
 		struct nlmsghdr *nh;
 
-		if (n < 0) {
-			err = errno;
+		if (n <= 0) {
+			err = n ? errno : EPROTO;
 			odp_fail_errno(err, "%s: recv", what);
 			goto out;
 		}
-		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n);
-		     nh = NLMSG_NEXT(nh, n)) {
+		if ((size_t)n > sizeof(buf.bytes)) {
+			err = EMSGSIZE;
+			odp_fail("%s: a %zd-byte reply", what, n);
+			goto out;
+		}
+		for (nh = &buf.nh; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
 			if (nh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(nh);
 
+				if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
+					err = EPROTO;
+					odp_fail("%s: a short error reply",
+						 what);
+					done = true;
+					break;
+				}
 				err = -e->error;
 				if (err)
 					odp_fail_errno(err, "%s%s%s", what,
@@ -136,7 +160,7 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 		}
 	}
 	if (!err && want && !found) {
-		err = ENOENT;
+		err = ENODATA;
 		odp_fail("%s: the reply has no attribute %u", what, want);
 	}
 out:
@@ -161,14 +185,15 @@ int rdma_nl_get_odp_alias(uint32_t index, bool *on)
 	init_req(&r, RDMA_NLDEV_CMD_GET, index);
 	err = transact(&r, "RDMA_NLDEV_CMD_GET", RDMA_NLDEV_ATTR_DEV_ODP_ALIAS,
 		       &val);
-	if (err == ENOENT) {
+	if (err == ENODATA) {
 		odp_fail(
 			"device %u reports no RDMA_NLDEV_ATTR_DEV_ODP_ALIAS: "
 			"it cannot map aliases, or the kernel lacks the series",
 			index);
 		return EOPNOTSUPP;
 	}
-	*on = val;
+	if (!err)
+		*on = val;
 	return err;
 }
 
