@@ -35,11 +35,32 @@ static void put_attr(struct nl_req *r, uint16_t type, const void *data,
 	r->nh.nlmsg_len = NLMSG_HDRLEN + off + NLA_ALIGN(a->nla_len);
 }
 
+/*
+ * The first attribute of type @type among those from byte @off of @nh; NULL
+ * if there is none before the end or a malformed attribute.
+ */
+static const struct nlattr *find_attr(const struct nlmsghdr *nh, size_t off,
+				      uint16_t type)
+{
+	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
+		const struct nlattr *a =
+			(const struct nlattr *)((const char *)nh + off);
+
+		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
+			return NULL;
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			return a;
+		off += NLA_ALIGN(a->nla_len);
+	}
+	return NULL;
+}
+
 /* The extack message of an error reply, "" if it has none. */
 static const char *ext_msg(const struct nlmsghdr *nh)
 {
 	const struct nlmsgerr *e = NLMSG_DATA(nh);
 	size_t off = NLMSG_HDRLEN + sizeof(*e);
+	const struct nlattr *a;
 
 	if (!(nh->nlmsg_flags & NLM_F_ACK_TLVS))
 		return "";
@@ -50,39 +71,11 @@ static const char *ext_msg(const struct nlmsghdr *nh)
 		off = NLMSG_HDRLEN +
 		      NLMSG_ALIGN(sizeof(*e) + e->msg.nlmsg_len - NLMSG_HDRLEN);
 	}
-	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
-		const struct nlattr *a =
-			(const struct nlattr *)((const char *)nh + off);
-
-		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
-			break;
-		if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG &&
-		    a->nla_len > NLA_HDRLEN &&
-		    ((const char *)a)[a->nla_len - 1] == '\0')
-			return (const char *)a + NLA_HDRLEN;
-		off += NLA_ALIGN(a->nla_len);
-	}
-	return "";
-}
-
-/* The u8 attribute @want among those from byte @off of @nh into @val. */
-static bool find_u8(const struct nlmsghdr *nh, size_t off, uint16_t want,
-		    uint8_t *val)
-{
-	while (off + NLA_HDRLEN <= nh->nlmsg_len) {
-		const struct nlattr *a =
-			(const struct nlattr *)((const char *)nh + off);
-
-		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > nh->nlmsg_len)
-			return false;
-		if ((a->nla_type & NLA_TYPE_MASK) == want &&
-		    a->nla_len >= NLA_HDRLEN + 1) {
-			*val = *((const uint8_t *)a + NLA_HDRLEN);
-			return true;
-		}
-		off += NLA_ALIGN(a->nla_len);
-	}
-	return false;
+	a = find_attr(nh, off, NLMSGERR_ATTR_MSG);
+	if (!a || a->nla_len <= NLA_HDRLEN ||
+	    ((const char *)a)[a->nla_len - 1] != '\0')
+		return "";
+	return (const char *)a + NLA_HDRLEN;
 }
 
 /*
@@ -155,8 +148,15 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 				done = true;
 				break;
 			}
-			if (want && !found)
-				found = find_u8(nh, NLMSG_HDRLEN, want, val);
+			if (want && !found) {
+				const struct nlattr *a =
+					find_attr(nh, NLMSG_HDRLEN, want);
+
+				found = a && a->nla_len > NLA_HDRLEN;
+				if (found)
+					*val = *((const uint8_t *)a +
+						 NLA_HDRLEN);
+			}
 		}
 	}
 	if (!err && want && !found) {
