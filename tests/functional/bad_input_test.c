@@ -54,7 +54,7 @@ FIXTURE_SETUP(odp_mr_over_unmapped_range)
 	void *hole;
 
 	if (!open_pair(_metadata, &self->pair,
-		       write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ))
+		       write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ, 0))
 		return;
 	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req,
 				2 * odp_page_size(), IBV_ACCESS_LOCAL_WRITE));

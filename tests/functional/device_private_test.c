@@ -1,7 +1,11 @@
 /*
- * device_private_test - one RDMA WRITE or READ from rxe_a against an ODP MR
- * on rxe_b whose pages test_hmm has migrated to device-private memory:
- * every byte moves, and the pages end up where the variant's name says.
+ * device_private_test - one operation from rxe_a against an ODP MR on
+ * rxe_b whose pages test_hmm has migrated to device-private memory: every
+ * RC operation rxe offers with ODP (RDMA WRITE and READ, SEND into a
+ * receive queue and into an SRQ, the two atomics, ATOMIC WRITE, FLUSH to
+ * persistence) and ibv_advise_mr() prefetch, for write and for read.  Every
+ * byte lands where it must, nothing else changes, and the pages end up
+ * where the variant's name says.
  *
  * The MR exists before the pages move, as in an application: the migration
  * must invalidate what rxe mapped at registration.  test_hmm's device
@@ -19,6 +23,58 @@
 
 #define NPAGES 8
 
+/* What rxe_a does to the range of the MR on rxe_b. */
+enum dp_op {
+	DP_RDMA_WRITE,
+	DP_RDMA_READ,
+	DP_SEND, /* into rxe_b's receive queue */
+	DP_SEND_SRQ, /* into rxe_b's shared receive queue */
+	DP_FETCH_ADD,
+	DP_CMP_SWAP, /* with the value the range holds: it swaps */
+	DP_ATOMIC_WRITE,
+	DP_FLUSH, /* IBV_FLUSH_PERSISTENT: rxe writes the cache lines back */
+	DP_PREFETCH_WRITE, /* ibv_advise_mr() on rxe_b, no traffic */
+	DP_PREFETCH_READ,
+};
+
+/* How an operation changes the two buffers' bytes in the range. */
+enum dp_effect {
+	DP_TO_DEV = 1 << 0, /* the MR's range gets the local bytes */
+	DP_TO_LOCAL = 1 << 1, /* the local range gets the MR's bytes */
+	DP_ADD_TO_DEV = 1 << 2, /* the MR's 8 bytes get the local ones added */
+};
+
+static const struct dp_op_desc {
+	const char *name;
+	uint32_t rc_odp_caps; /* what both devices must offer */
+	int access; /* the MR's, besides ODP_REMOTE_ACCESS | ON_DEMAND */
+	unsigned int effect;
+	enum ibv_wc_opcode wc; /* the requester's completion */
+} dp_ops[] = {
+	[DP_RDMA_WRITE] = { "RDMA WRITE", IBV_ODP_SUPPORT_WRITE, 0, DP_TO_DEV,
+			    IBV_WC_RDMA_WRITE },
+	[DP_RDMA_READ] = { "RDMA READ", IBV_ODP_SUPPORT_READ, 0, DP_TO_LOCAL,
+			   IBV_WC_RDMA_READ },
+	[DP_SEND] = { "SEND", IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_RECV, 0,
+		      DP_TO_DEV, IBV_WC_SEND },
+	[DP_SEND_SRQ] = { "SEND to an SRQ",
+			  IBV_ODP_SUPPORT_SEND | IBV_ODP_SUPPORT_SRQ_RECV, 0,
+			  DP_TO_DEV, IBV_WC_SEND },
+	[DP_FETCH_ADD] = { "ATOMIC FETCH AND ADD", IBV_ODP_SUPPORT_ATOMIC,
+			   IBV_ACCESS_REMOTE_ATOMIC,
+			   DP_ADD_TO_DEV | DP_TO_LOCAL, IBV_WC_FETCH_ADD },
+	[DP_CMP_SWAP] = { "ATOMIC COMPARE AND SWAP", IBV_ODP_SUPPORT_ATOMIC,
+			  IBV_ACCESS_REMOTE_ATOMIC, DP_TO_DEV | DP_TO_LOCAL,
+			  IBV_WC_COMP_SWAP },
+	[DP_ATOMIC_WRITE] = { "ATOMIC WRITE", IBV_ODP_SUPPORT_ATOMIC_WRITE, 0,
+			      DP_TO_DEV, IBV_WC_ATOMIC_WRITE },
+	[DP_FLUSH] = { "FLUSH (persistent)", IBV_ODP_SUPPORT_FLUSH,
+		       IBV_ACCESS_FLUSH_GLOBAL | IBV_ACCESS_FLUSH_PERSISTENT, 0,
+		       IBV_WC_FLUSH },
+	[DP_PREFETCH_WRITE] = { "ibv_advise_mr(PREFETCH_WRITE)", 0, 0, 0, 0 },
+	[DP_PREFETCH_READ] = { "ibv_advise_mr(PREFETCH)", 0, 0, 0, 0 },
+};
+
 FIXTURE(device_private)
 {
 	struct odp_pair pair;
@@ -33,7 +89,7 @@ FIXTURE(device_private)
 
 FIXTURE_VARIANT(device_private)
 {
-	enum ibv_wr_opcode opcode;
+	enum dp_op op;
 	size_t page, page_off, len; /* the range, in the NPAGES buffer */
 	bool aliases; /* rxe_b's ODP alias switch when the MR is registered */
 	bool refuse; /* test_hmm refuses every alias (FAIL_ALIAS) */
@@ -41,41 +97,60 @@ FIXTURE_VARIANT(device_private)
 	enum dmirror_place touched;
 };
 
-#define DEVICE_PRIVATE_VARIANT(name, op, pg, off, length, on, no, place)  \
-	FIXTURE_VARIANT_ADD(device_private, name)                         \
-	{                                                                 \
-		.opcode = op, .page = pg, .page_off = off, .len = length, \
-		.aliases = on, .refuse = no, .touched = place,            \
+#define DEVICE_PRIVATE_VARIANT(name, o, pg, off, length, on, no, place) \
+	FIXTURE_VARIANT_ADD(device_private, name)                       \
+	{                                                               \
+		.op = o, .page = pg, .page_off = off, .len = length,    \
+		.aliases = on, .refuse = no, .touched = place,          \
 	}
 
 /*
- * WRITE and READ over two ranges (several pages starting mid-page, one
- * whole page, ending mid-page) with the outcome @outcome, which names
- * @place, while rxe_b's alias switch is @on.
+ * Every operation with the outcome @outcome, which names @place, while
+ * rxe_b's alias switch is @on.  Ranges of several pages start and end
+ * mid-page; the 8 bytes of an atomic sit at an 8-byte aligned place
+ * inside a page, at its start or at its end.
  */
-#define DEVICE_PRIVATE_VARIANTS(outcome, on, no, place)                       \
-	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,        \
-			       IBV_WR_RDMA_WRITE, 1, 100, 3 * 4096 + 123, on, \
-			       no, place);                                    \
-	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,              \
-			       IBV_WR_RDMA_WRITE, 6, 0, 4096, on, no, place); \
-	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,         \
-			       IBV_WR_RDMA_READ, 1, 100, 3 * 4096 + 123, on,  \
-			       no, place);                                    \
-	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome,               \
-			       IBV_WR_RDMA_READ, 6, 0, 4096, on, no, place)
+#define DEVICE_PRIVATE_VARIANTS(outcome, on, no, place)                        \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,         \
+			       DP_RDMA_WRITE, 1, 100, 3 * 4096 + 123, on, no,  \
+			       place);                                         \
+	DEVICE_PRIVATE_VARIANT(rdma_write_into_page_6_##outcome,               \
+			       DP_RDMA_WRITE, 6, 0, 4096, on, no, place);      \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_pages_1_to_4_##outcome,          \
+			       DP_RDMA_READ, 1, 100, 3 * 4096 + 123, on, no,   \
+			       place);                                         \
+	DEVICE_PRIVATE_VARIANT(rdma_read_from_page_6_##outcome, DP_RDMA_READ,  \
+			       6, 0, 4096, on, no, place);                     \
+	DEVICE_PRIVATE_VARIANT(send_into_pages_1_to_4_##outcome, DP_SEND, 1,   \
+			       100, 3 * 4096 + 123, on, no, place);            \
+	DEVICE_PRIVATE_VARIANT(send_to_srq_into_pages_2_to_3_##outcome,        \
+			       DP_SEND_SRQ, 2, 3001, 4096, on, no, place);     \
+	DEVICE_PRIVATE_VARIANT(fetch_and_add_on_page_3_##outcome,              \
+			       DP_FETCH_ADD, 3, 2024, 8, on, no, place);       \
+	DEVICE_PRIVATE_VARIANT(compare_and_swap_on_page_5_##outcome,           \
+			       DP_CMP_SWAP, 5, 0, 8, on, no, place);           \
+	DEVICE_PRIVATE_VARIANT(atomic_write_on_page_6_##outcome,               \
+			       DP_ATOMIC_WRITE, 6, 4088, 8, on, no, place);    \
+	DEVICE_PRIVATE_VARIANT(flush_pages_1_to_4_##outcome, DP_FLUSH, 1, 100, \
+			       3 * 4096 + 123, on, no, place);                 \
+	DEVICE_PRIVATE_VARIANT(prefetch_for_write_pages_1_to_4_##outcome,      \
+			       DP_PREFETCH_WRITE, 1, 100, 3 * 4096 + 123, on,  \
+			       no, place);                                     \
+	DEVICE_PRIVATE_VARIANT(prefetch_for_read_page_6_##outcome,             \
+			       DP_PREFETCH_READ, 6, 0, 4096, on, no, place)
 
 /*
  * Aliases on (rxe's default): umem_odp asks hmm_range_fault() for aliases
- * and test_hmm hands out its backing pages, which rxe copies to and from
- * through their kernel mapping.  Nothing migrates.
+ * and test_hmm hands out its backing pages, which rxe reaches through
+ * their kernel mapping.  Nothing migrates.
  */
 DEVICE_PRIVATE_VARIANTS(keeps_touched_pages_on_device_with_aliases_on, true,
 			false, DMIRROR_ON_DEVICE);
 /*
  * Aliases off, as in Linux 7.3: hmm_range_fault() makes the owner migrate
  * the touched pages to system RAM (dmirror_devmem_fault()) before rxe
- * copies, for a read as for a write, although the owner offers aliases.
+ * reaches them, for a read as for a write, although the owner offers
+ * aliases.
  */
 DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_with_aliases_off, false,
 			false, DMIRROR_IN_RAM);
@@ -88,16 +163,16 @@ DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_when_owner_refuses, true,
 
 FIXTURE_SETUP(device_private)
 {
+	const struct dp_op_desc *op = &dp_ops[variant->op];
 	size_t page = odp_page_size(), size = NPAGES * page;
-	bool write = variant->opcode == IBV_WR_RDMA_WRITE;
 	uint64_t export = HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
 			  (variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0);
 	bool was = true, registered;
 	char why[256] = "";
 
 	self->dmirror = -1;
-	if (!open_pair(_metadata, &self->pair,
-		       write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ))
+	if (!open_pair(_metadata, &self->pair, op->rc_odp_caps,
+		       variant->op == DP_SEND_SRQ ? ODP_PAIR_RESP_SRQ : 0))
 		return;
 	self->dmirror = open_dmirror(_metadata);
 	if (self->dmirror < 0)
@@ -107,9 +182,8 @@ FIXTURE_SETUP(device_private)
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
-	TH_LOG("%s %zu B at +%zu: pages %zu-%zu of %d",
-	       odp_wr_opcode_name(variant->opcode), variant->len, self->off,
-	       self->first, self->last, NPAGES);
+	TH_LOG("%s, %zu B at +%zu: pages %zu-%zu of %d", op->name, variant->len,
+	       self->off, self->first, self->last, NPAGES);
 
 	/* The MR under test, registered with the variant's switch */
 	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &was))
@@ -117,7 +191,8 @@ FIXTURE_SETUP(device_private)
 	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
 	TH_LOG("%s", odp_reason());
 	registered = odp_buf_alloc(&self->dev, &self->pair.resp, size,
-				   ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND);
+				   ODP_REMOTE_ACCESS | op->access |
+					   IBV_ACCESS_ON_DEMAND);
 	if (!registered)
 		snprintf(why, sizeof(why), "%s", odp_reason());
 	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, was))
@@ -152,41 +227,123 @@ FIXTURE_TEARDOWN(device_private)
 	EXPECT_OK(odp_pair_close(&self->pair));
 }
 
-/* Posts the variant's WRITE or READ; true once it completed. */
+/*
+ * The 8 bytes of the pattern @seed at @off, as the value an atomic reads
+ * there: computed, not read, since a CPU read of the MR's buffer would
+ * migrate its page.
+ */
+static uint64_t pattern_u64(uint32_t seed, size_t off)
+{
+	uint8_t bytes[sizeof(uint64_t)];
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof(bytes); i++)
+		bytes[i] = odp_pattern_byte(seed, off + i);
+	memcpy(&v, bytes, sizeof(v));
+	return v;
+}
+
+/* Posts the variant's operation; true once it completed. */
 static bool transfer(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(device_private) * self,
 		     const FIXTURE_VARIANT(device_private) * variant)
 {
-	bool write = variant->opcode == IBV_WR_RDMA_WRITE;
+	const struct dp_op_desc *op = &dp_ops[variant->op];
+	struct odp_pair *p = &self->pair;
+	size_t off = self->off, len = variant->len;
+	uint64_t local_value = pattern_u64(self->local.seed, off);
+	uint8_t bytes[8];
 	struct ibv_wc wc;
 
-	ASSERT_OK(odp_post_rdma(&self->pair, variant->opcode, &self->local,
-				&self->dev, self->off, variant->len, 1));
-	return completes(_metadata, &self->pair.req, 1, IBV_WC_SUCCESS,
-			 write ? IBV_WC_RDMA_WRITE : IBV_WC_RDMA_READ, &wc);
+	switch (variant->op) {
+	case DP_RDMA_WRITE:
+	case DP_RDMA_READ:
+		ASSERT_OK(odp_post_rdma(p,
+					variant->op == DP_RDMA_WRITE ?
+						IBV_WR_RDMA_WRITE :
+						IBV_WR_RDMA_READ,
+					&self->local, &self->dev, off, len, 1));
+		break;
+	case DP_SEND:
+	case DP_SEND_SRQ:
+		ASSERT_OK(odp_post_recv(&p->resp, &self->dev, off, len, 1));
+		ASSERT_OK(odp_post_send(&p->req, &self->local, off, len, 1));
+		break;
+	case DP_FETCH_ADD:
+		ASSERT_OK(odp_post_atomic(p, IBV_WR_ATOMIC_FETCH_AND_ADD,
+					  &self->local, &self->dev, off,
+					  local_value, 0, 1));
+		break;
+	case DP_CMP_SWAP:
+		ASSERT_OK(odp_post_atomic(
+			p, IBV_WR_ATOMIC_CMP_AND_SWP, &self->local, &self->dev,
+			off, pattern_u64(self->dev.seed, off), local_value, 1));
+		break;
+	case DP_ATOMIC_WRITE:
+		memcpy(bytes, self->local.addr + off, sizeof(bytes));
+		ASSERT_OK(odp_post_atomic_write(p, &self->dev, off, bytes, 1));
+		break;
+	case DP_FLUSH:
+		ASSERT_OK(odp_post_flush(p, &self->dev, off, len,
+					 IBV_FLUSH_PERSISTENT, 1));
+		break;
+	case DP_PREFETCH_WRITE:
+	case DP_PREFETCH_READ:
+		ASSERT_OK(odp_prefetch(
+			&p->resp, &self->dev,
+			variant->op == DP_PREFETCH_WRITE ?
+				IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE :
+				IBV_ADVISE_MR_ADVICE_PREFETCH,
+			off, len));
+		return true;
+	}
+	if (!completes(_metadata, &p->req, 1, IBV_WC_SUCCESS, op->wc, &wc))
+		return false;
+	if (variant->op != DP_SEND && variant->op != DP_SEND_SRQ)
+		return true;
+	if (!completes(_metadata, &p->resp, 1, IBV_WC_SUCCESS, IBV_WC_RECV,
+		       &wc))
+		return false;
+	EXPECT_EQ(len, wc.byte_len)
+	TH_LOG("the receive completion reports the message length");
+	return true;
 }
 
 TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 	       ODP_TEST_TIMEOUT)
 {
-	size_t size = NPAGES * odp_page_size();
+	unsigned int effect = dp_ops[variant->op].effect;
+	size_t size = NPAGES * odp_page_size(), off = self->off;
+	uint64_t sum, got;
 
 	if (!transfer(_metadata, self, variant))
 		return;
 	/* Through the CPU, which faults device-private pages back: fine. */
-	if (variant->opcode == IBV_WR_RDMA_WRITE) {
-		expect_placed(_metadata, "target", self->dev.addr, size,
-			      self->off, variant->len, self->local.seed,
-			      self->dev.seed);
-		EXPECT_PATTERN("the source buffer is unchanged",
-			       self->local.addr, 0, size, self->local.seed);
+	if (effect & DP_TO_DEV)
+		expect_placed(_metadata, "target", self->dev.addr, size, off,
+			      variant->len, self->local.seed, self->dev.seed);
+	else if (effect & DP_ADD_TO_DEV) {
+		sum = pattern_u64(self->dev.seed, off) +
+		      pattern_u64(self->local.seed, off);
+		memcpy(&got, self->dev.addr + off, sizeof(got));
+		EXPECT_EQ(sum, got)
+		TH_LOG("the target holds the sum of the two values");
+		EXPECT_PATTERN("target bytes before the range are unchanged",
+			       self->dev.addr, 0, off, self->dev.seed);
+		EXPECT_PATTERN("target bytes after the range are unchanged",
+			       self->dev.addr, off + sizeof(got), size,
+			       self->dev.seed);
 	} else {
-		expect_placed(_metadata, "local", self->local.addr, size,
-			      self->off, variant->len, self->dev.seed,
-			      self->local.seed);
-		EXPECT_PATTERN("the remote buffer is unchanged", self->dev.addr,
+		EXPECT_PATTERN("the MR's buffer is unchanged", self->dev.addr,
 			       0, size, self->dev.seed);
 	}
+	if (effect & DP_TO_LOCAL)
+		expect_placed(_metadata, "local", self->local.addr, size, off,
+			      variant->len, self->dev.seed, self->local.seed);
+	else
+		EXPECT_PATTERN("the local buffer is unchanged",
+			       self->local.addr, 0, size, self->local.seed);
 }
 
 TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,

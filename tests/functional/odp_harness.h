@@ -67,16 +67,17 @@ static inline void log_seed(struct __test_metadata *_metadata)
 }
 
 /*
- * For a fixture's setup: opens the two-host pair with @rc_odp_caps.
- * False when the test cannot go on: skipped (no devices or capabilities
- * here) or failed.
+ * For a fixture's setup: opens the two-host pair with @rc_odp_caps and
+ * @flags (enum odp_pair_flags).  False when the test cannot go on: skipped
+ * (no devices or capabilities here) or failed.
  */
 static inline bool open_pair(struct __test_metadata *_metadata,
-			     struct odp_pair *p, uint32_t rc_odp_caps)
+			     struct odp_pair *p, uint32_t rc_odp_caps,
+			     unsigned int flags)
 {
 	char desc[128];
 
-	switch (odp_pair_open(p, rc_odp_caps)) {
+	switch (odp_pair_open(p, rc_odp_caps, flags)) {
 	case ODP_OPEN_OK:
 		break;
 	case ODP_OPEN_ABSENT:

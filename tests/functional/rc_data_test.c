@@ -80,7 +80,7 @@ FIXTURE_SETUP(rc_odp)
 				 IBV_ACCESS_LOCAL_WRITE :
 				 ODP_REMOTE_ACCESS;
 
-	if (!open_pair(_metadata, &self->pair, rc_odp_caps(variant->opcode)))
+	if (!open_pair(_metadata, &self->pair, rc_odp_caps(variant->opcode), 0))
 		return;
 	odp_layout(&self->l, variant->page_off, variant->len);
 	ASSERT_OK(odp_buf_alloc(&self->odp, &self->pair.resp, self->l.size,

@@ -192,6 +192,7 @@ static void destroy_qp(struct odp_side *s, bool *ok)
 		return;
 	note_close(ok, ibv_destroy_qp(s->qp), "ibv_destroy_qp", s->name);
 	s->qp = NULL;
+	s->qpx = NULL;
 }
 
 bool odp_side_close(struct odp_side *s)
@@ -199,6 +200,9 @@ bool odp_side_close(struct odp_side *s)
 	bool ok = true;
 
 	destroy_qp(s, &ok);
+	if (s->srq)
+		note_close(&ok, ibv_destroy_srq(s->srq), "ibv_destroy_srq",
+			   s->name);
 	if (s->cq)
 		note_close(&ok, ibv_destroy_cq(s->cq), "ibv_destroy_cq",
 			   s->name);
@@ -211,9 +215,16 @@ bool odp_side_close(struct odp_side *s)
 	return ok;
 }
 
-static bool create_qp(struct odp_side *s)
+/* Every send operation our helpers post, by ibv_post_send() or ibv_wr_*(). */
+#define SEND_OPS                                                      \
+	(IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_READ |       \
+	 IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |    \
+	 IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD | IBV_QP_EX_WITH_FLUSH | \
+	 IBV_QP_EX_WITH_ATOMIC_WRITE)
+
+static bool create_qp(struct odp_side *s, bool srq)
 {
-	struct ibv_qp_init_attr ia = {
+	struct ibv_qp_init_attr_ex ia = {
 		.qp_type = IBV_QPT_RC,
 		.cap = {
 			.max_send_wr = 16,
@@ -221,16 +232,35 @@ static bool create_qp(struct odp_side *s)
 			.max_send_sge = 1,
 			.max_recv_sge = 1,
 		},
+		.comp_mask = IBV_QP_INIT_ATTR_PD |
+			     IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.pd = s->pd,
+		.send_ops_flags = SEND_OPS,
 	};
 
 	s->cq = ibv_create_cq(s->ctx, 64, NULL, NULL, 0);
 	if (!s->cq)
 		return odp_fail_errno(errno, "ibv_create_cq(%s)", s->name);
+	if (srq) {
+		struct ibv_srq_init_attr sa = {
+			.attr = { .max_wr = 16, .max_sge = 1 },
+		};
+
+		s->srq = ibv_create_srq(s->pd, &sa);
+		if (!s->srq)
+			return odp_fail_errno(errno, "ibv_create_srq(%s)",
+					      s->name);
+		ia.srq = s->srq;
+	}
 	ia.send_cq = s->cq;
 	ia.recv_cq = s->cq;
-	s->qp = ibv_create_qp(s->pd, &ia);
+	s->qp = ibv_create_qp_ex(s->ctx, &ia);
 	if (!s->qp)
-		return odp_fail_errno(errno, "ibv_create_qp(%s, RC)", s->name);
+		return odp_fail_errno(errno, "ibv_create_qp_ex(%s, RC%s)",
+				      s->name, srq ? ", SRQ" : "");
+	s->qpx = ibv_qp_to_qp_ex(s->qp);
+	if (!s->qpx)
+		return odp_fail("%s: ibv_qp_to_qp_ex() returned NULL", s->name);
 	return true;
 }
 
@@ -256,7 +286,7 @@ static bool connect_qp(struct odp_side *s, const struct odp_side *peer,
 	struct ibv_qp_attr a = {
 		.qp_state = IBV_QPS_INIT,
 		.port_num = s->port,
-		.qp_access_flags = ODP_REMOTE_ACCESS,
+		.qp_access_flags = ODP_QP_ACCESS,
 	};
 
 	if (!modify_qp(s, &a,
@@ -305,7 +335,8 @@ static bool connect_qp(struct odp_side *s, const struct odp_side *peer,
 			 "RTS");
 }
 
-enum odp_open odp_pair_open(struct odp_pair *p, uint32_t rc_odp_caps)
+enum odp_open odp_pair_open(struct odp_pair *p, uint32_t rc_odp_caps,
+			    unsigned int flags)
 {
 	enum odp_open r;
 
@@ -315,7 +346,8 @@ enum odp_open odp_pair_open(struct odp_pair *p, uint32_t rc_odp_caps)
 		r = odp_side_open(&p->resp, odp_dev_b(), rc_odp_caps);
 	if (r != ODP_OPEN_OK)
 		return r;
-	if (!create_qp(&p->req) || !create_qp(&p->resp))
+	if (!create_qp(&p->req, false) ||
+	    !create_qp(&p->resp, flags & ODP_PAIR_RESP_SRQ))
 		return ODP_OPEN_FAILED;
 
 	p->path_mtu = p->req.active_mtu < p->resp.active_mtu ?
@@ -459,11 +491,96 @@ bool odp_post_recv(struct odp_side *s, const struct odp_buf *b, size_t off,
 		.num_sge = 1,
 	};
 	struct ibv_recv_wr *bad;
-	int ret = ibv_post_recv(s->qp, &wr, &bad);
+	int ret = s->srq ? ibv_post_srq_recv(s->srq, &wr, &bad) :
+			   ibv_post_recv(s->qp, &wr, &bad);
 
 	if (!ret)
 		return true;
-	return odp_fail_errno(ret, "ibv_post_recv(%s, %zu B)", s->name, len);
+	return odp_fail_errno(ret, "%s(%s, %zu B)",
+			      s->srq ? "ibv_post_srq_recv" : "ibv_post_recv",
+			      s->name, len);
+}
+
+bool odp_post_atomic(struct odp_pair *p, enum ibv_wr_opcode opcode,
+		     const struct odp_buf *local, const struct odp_buf *remote,
+		     size_t off, uint64_t compare_add, uint64_t swap,
+		     uint64_t wr_id)
+{
+	struct ibv_sge sge = sge_of(local, off, sizeof(uint64_t));
+	struct ibv_send_wr wr = {
+		.wr_id = wr_id,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = opcode,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.atomic = {
+			.remote_addr = (uintptr_t)(remote->addr + off),
+			.compare_add = compare_add,
+			.swap = swap,
+			.rkey = remote->mr->rkey,
+		},
+	};
+	struct ibv_send_wr *bad;
+	int ret = ibv_post_send(p->req.qp, &wr, &bad);
+
+	if (!ret)
+		return true;
+	return odp_fail_errno(ret, "ibv_post_send(%s, %s at +%zu)", p->req.name,
+			      odp_wr_opcode_name(opcode), off);
+}
+
+/* Ends an ibv_wr_start() batch of one work request. */
+static bool wr_complete(struct odp_side *s, enum ibv_wr_opcode opcode)
+{
+	int ret = ibv_wr_complete(s->qpx);
+
+	if (!ret)
+		return true;
+	return odp_fail_errno(ret, "ibv_wr_complete(%s, %s)", s->name,
+			      odp_wr_opcode_name(opcode));
+}
+
+bool odp_post_atomic_write(struct odp_pair *p, const struct odp_buf *remote,
+			   size_t off, const uint8_t value[8], uint64_t wr_id)
+{
+	struct ibv_qp_ex *qpx = p->req.qpx;
+
+	ibv_wr_start(qpx);
+	qpx->wr_id = wr_id;
+	qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_atomic_write(qpx, remote->mr->rkey,
+			    (uintptr_t)(remote->addr + off), value);
+	return wr_complete(&p->req, IBV_WR_ATOMIC_WRITE);
+}
+
+bool odp_post_flush(struct odp_pair *p, const struct odp_buf *remote,
+		    size_t off, size_t len, uint8_t type, uint64_t wr_id)
+{
+	struct ibv_qp_ex *qpx = p->req.qpx;
+
+	ibv_wr_start(qpx);
+	qpx->wr_id = wr_id;
+	qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_flush(qpx, remote->mr->rkey, (uintptr_t)(remote->addr + off),
+		     len, type, IBV_FLUSH_RANGE);
+	return wr_complete(&p->req, IBV_WR_FLUSH);
+}
+
+bool odp_prefetch(struct odp_side *s, const struct odp_buf *b,
+		  enum ibv_advise_mr_advice advice, size_t off, size_t len)
+{
+	struct ibv_sge sge = sge_of(b, off, len);
+	int ret =
+		ibv_advise_mr(s->pd, advice, IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+
+	if (!ret)
+		return true;
+	return odp_fail_errno(ret, "ibv_advise_mr(%s, %s, %zu B at +%zu)",
+			      s->name,
+			      advice == IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE ?
+				      "PREFETCH_WRITE" :
+				      "PREFETCH",
+			      len, off);
 }
 
 long odp_wait_timeout_ms(void)
@@ -583,10 +700,10 @@ static const char *const qp_state_names[] = {
 
 /* The opcodes our tests post and complete. */
 static const char *const wc_opcode_names[] = {
-	NAME(IBV_WC_SEND),
-	NAME(IBV_WC_RDMA_WRITE),
-	NAME(IBV_WC_RDMA_READ),
-	NAME(IBV_WC_RECV),
+	NAME(IBV_WC_SEND),	   NAME(IBV_WC_RDMA_WRITE),
+	NAME(IBV_WC_RDMA_READ),	   NAME(IBV_WC_COMP_SWAP),
+	NAME(IBV_WC_FETCH_ADD),	   NAME(IBV_WC_FLUSH),
+	NAME(IBV_WC_ATOMIC_WRITE), NAME(IBV_WC_RECV),
 };
 #undef NAME
 
@@ -594,6 +711,10 @@ static const char *const wr_opcode_names[] = {
 	[IBV_WR_RDMA_WRITE] = "RDMA_WRITE",
 	[IBV_WR_RDMA_READ] = "RDMA_READ",
 	[IBV_WR_SEND] = "SEND",
+	[IBV_WR_ATOMIC_CMP_AND_SWP] = "ATOMIC_CMP_AND_SWP",
+	[IBV_WR_ATOMIC_FETCH_AND_ADD] = "ATOMIC_FETCH_AND_ADD",
+	[IBV_WR_FLUSH] = "FLUSH",
+	[IBV_WR_ATOMIC_WRITE] = "ATOMIC_WRITE",
 };
 
 #define LOOKUP(table, i, unknown)                                       \

@@ -23,6 +23,8 @@ struct odp_side {
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
 	struct ibv_qp *qp;
+	struct ibv_qp_ex *qpx; /* the same QP, for ibv_wr_*() */
+	struct ibv_srq *srq; /* NULL unless opened with ODP_PAIR_RESP_SRQ */
 	struct ibv_device_attr_ex attr;
 	enum ibv_mtu active_mtu;
 	uint8_t port;
@@ -48,6 +50,11 @@ struct odp_pair {
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 	 IBV_ACCESS_REMOTE_READ)
 
+/* What the QPs allow their peer: every operation an MR may then allow. */
+#define ODP_QP_ACCESS                                   \
+	(ODP_REMOTE_ACCESS | IBV_ACCESS_REMOTE_ATOMIC | \
+	 IBV_ACCESS_FLUSH_GLOBAL | IBV_ACCESS_FLUSH_PERSISTENT)
+
 enum odp_open {
 	ODP_OPEN_OK,
 	/* Cannot run here: the kernel has no such device, or it lacks the ODP
@@ -68,11 +75,19 @@ bool odp_side_close(struct odp_side *s);
 /* "rxe_a: port 1, active MTU 1024, RoCE v2 GID index 1 (198.18.0.1)" */
 const char *odp_side_describe(const struct odp_side *s, char *buf, size_t len);
 
+enum odp_pair_flags {
+	/* The responder's QP takes its receive buffers from an SRQ. */
+	ODP_PAIR_RESP_SRQ = 1 << 0,
+};
+
 /*
  * Opens odp_dev_a() and odp_dev_b() (env.h) and connects an RC QP on each
  * to the other over their RoCE v2 IPv4 GIDs, at the ports' active MTU.
+ * The QPs accept ODP_QP_ACCESS and can post every operation of the helpers
+ * below; @flags (enum odp_pair_flags) adds to that.
  */
-enum odp_open odp_pair_open(struct odp_pair *p, uint32_t rc_odp_caps);
+enum odp_open odp_pair_open(struct odp_pair *p, uint32_t rc_odp_caps,
+			    unsigned int flags);
 bool odp_pair_close(struct odp_pair *p);
 
 /* Where libibverbs was loaded from: ours, not the distribution's. */
@@ -116,8 +131,36 @@ bool odp_post_rdma(struct odp_pair *p, enum ibv_wr_opcode opcode,
 		   size_t off, size_t len, uint64_t wr_id);
 bool odp_post_send(struct odp_side *s, const struct odp_buf *b, size_t off,
 		   size_t len, uint64_t wr_id);
+/* Into s->srq when the side has one, else into s->qp's receive queue. */
 bool odp_post_recv(struct odp_side *s, const struct odp_buf *b, size_t off,
 		   size_t len, uint64_t wr_id);
+
+/*
+ * Posts one signaled IBV_WR_ATOMIC_FETCH_AND_ADD (@compare_add is the
+ * addend, @swap unused) or IBV_WR_ATOMIC_CMP_AND_SWP on the 8 bytes at
+ * offset @off of @remote; the original value lands at offset @off of
+ * @local.
+ */
+bool odp_post_atomic(struct odp_pair *p, enum ibv_wr_opcode opcode,
+		     const struct odp_buf *local, const struct odp_buf *remote,
+		     size_t off, uint64_t compare_add, uint64_t swap,
+		     uint64_t wr_id);
+/* One signaled ATOMIC WRITE of the 8 bytes @value to @remote + @off. */
+bool odp_post_atomic_write(struct odp_pair *p, const struct odp_buf *remote,
+			   size_t off, const uint8_t value[8], uint64_t wr_id);
+/*
+ * One signaled FLUSH of [off, off + len) of @remote, placement @type
+ * (IBV_FLUSH_GLOBAL, IBV_FLUSH_PERSISTENT) at level IBV_FLUSH_RANGE.
+ */
+bool odp_post_flush(struct odp_pair *p, const struct odp_buf *remote,
+		    size_t off, size_t len, uint8_t type, uint64_t wr_id);
+
+/*
+ * ibv_advise_mr(@advice, IBV_ADVISE_MR_FLAG_FLUSH) on [off, off + len) of
+ * @b, an MR of @s: returns once the pages are mapped.
+ */
+bool odp_prefetch(struct odp_side *s, const struct odp_buf *b,
+		  enum ibv_advise_mr_advice advice, size_t off, size_t len);
 
 /* $ODP_WC_TIMEOUT_S (default 10 s): how long the waits below wait. */
 long odp_wait_timeout_ms(void);
