@@ -93,22 +93,31 @@ FIXTURE_VARIANT(device_private)
 	size_t page, page_off, len; /* the range, in the NPAGES buffer */
 	bool aliases; /* rxe_b's ODP alias switch when the MR is registered */
 	bool refuse; /* test_hmm refuses every alias (FAIL_ALIAS) */
-	/* Where the pages the transfer touched are afterwards. */
+	/* Where the touched pages that were on the device are afterwards. */
 	enum dmirror_place touched;
+	/* Pages [0, dev_pages) move to the device, the others stay in RAM. */
+	size_t dev_pages;
 };
 
-#define DEVICE_PRIVATE_VARIANT(name, o, pg, off, length, on, no, place) \
-	FIXTURE_VARIANT_ADD(device_private, name)                       \
-	{                                                               \
-		.op = o, .page = pg, .page_off = off, .len = length,    \
-		.aliases = on, .refuse = no, .touched = place,          \
+#define DEVICE_PRIVATE_SPLIT_VARIANT(name, o, pg, off, length, on, no, place, \
+				     ndev)                                    \
+	FIXTURE_VARIANT_ADD(device_private, name)                             \
+	{                                                                     \
+		.op = o, .page = pg, .page_off = off, .len = length,          \
+		.aliases = on, .refuse = no, .touched = place,                \
+		.dev_pages = ndev,                                            \
 	}
+#define DEVICE_PRIVATE_VARIANT(name, o, pg, off, length, on, no, place)       \
+	DEVICE_PRIVATE_SPLIT_VARIANT(name, o, pg, off, length, on, no, place, \
+				     NPAGES)
 
 /*
  * Every operation with the outcome @outcome, which names @place, while
  * rxe_b's alias switch is @on.  Ranges of several pages start and end
  * mid-page; the 8 bytes of an atomic sit at an 8-byte aligned place
- * inside a page, at its start or at its end.
+ * inside a page, at its start or at its end.  Last, ranges over a buffer
+ * whose first half is on the device and second half in RAM: pages 2-3 of
+ * the range are device-private, pages 4-5 are not.
  */
 #define DEVICE_PRIVATE_VARIANTS(outcome, on, no, place)                        \
 	DEVICE_PRIVATE_VARIANT(rdma_write_into_pages_1_to_4_##outcome,         \
@@ -137,7 +146,16 @@ FIXTURE_VARIANT(device_private)
 			       DP_PREFETCH_WRITE, 1, 100, 3 * 4096 + 123, on,  \
 			       no, place);                                     \
 	DEVICE_PRIVATE_VARIANT(prefetch_for_read_page_6_##outcome,             \
-			       DP_PREFETCH_READ, 6, 0, 4096, on, no, place)
+			       DP_PREFETCH_READ, 6, 0, 4096, on, no, place);   \
+	DEVICE_PRIVATE_SPLIT_VARIANT(                                          \
+		rdma_write_into_device_pages_2_3_and_ram_pages_4_5_##outcome,  \
+		DP_RDMA_WRITE, 2, 1000, 3 * 4096 + 2000, on, no, place, 4);    \
+	DEVICE_PRIVATE_SPLIT_VARIANT(                                          \
+		rdma_read_from_device_pages_2_3_and_ram_pages_4_5_##outcome,   \
+		DP_RDMA_READ, 2, 1000, 3 * 4096 + 2000, on, no, place, 4);     \
+	DEVICE_PRIVATE_SPLIT_VARIANT(                                          \
+		send_into_device_pages_2_3_and_ram_pages_4_5_##outcome,        \
+		DP_SEND, 2, 1000, 3 * 4096 + 2000, on, no, place, 4)
 
 /*
  * Aliases on (rxe's default): umem_odp asks hmm_range_fault() for aliases
@@ -160,6 +178,29 @@ DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_with_aliases_off, false,
  */
 DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_when_owner_refuses, true,
 			true, DMIRROR_IN_RAM);
+
+/*
+ * Whether the MR's pages are where they should be: of the pages that were
+ * moved to the device, those in [first, last] at @touched and the others
+ * still on the device; the pages never moved in RAM, touched or not.  The
+ * snapshot moves nothing itself.
+ */
+static bool pages_are(int fd, const struct odp_buf *b, size_t dev_pages,
+		      size_t first, size_t last, enum dmirror_place touched)
+{
+	size_t page = odp_page_size(), npages = b->size / page;
+
+	if (!dmirror_check_places(fd, b->addr, dev_pages, first, last, touched,
+				  DMIRROR_ON_DEVICE))
+		return false;
+	if (dev_pages == npages ||
+	    dmirror_check_places(fd, b->addr + dev_pages * page,
+				 npages - dev_pages, 0, 0, DMIRROR_IN_RAM,
+				 DMIRROR_IN_RAM))
+		return true;
+	return odp_fail("pages %zu-%zu, never moved to the device: %s",
+			dev_pages, npages - 1, odp_reason());
+}
 
 FIXTURE_SETUP(device_private)
 {
@@ -201,12 +242,12 @@ FIXTURE_SETUP(device_private)
 
 	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req, size,
 				IBV_ACCESS_LOCAL_WRITE));
-	migrate_to_device(_metadata, self->dmirror, self->dev.addr, NPAGES,
-			  self->dev.seed);
-	ASSERT_TRUE(dmirror_check_places(self->dmirror, self->dev.addr, NPAGES,
-					 0, NPAGES - 1, DMIRROR_ON_DEVICE,
-					 DMIRROR_ON_DEVICE))
-	TH_LOG("before: every page is device-private: %s", odp_reason());
+	migrate_to_device(_metadata, self->dmirror, self->dev.addr,
+			  variant->dev_pages, self->dev.seed);
+	ASSERT_TRUE(pages_are(self->dmirror, &self->dev, variant->dev_pages, 0,
+			      NPAGES - 1, DMIRROR_ON_DEVICE))
+	TH_LOG("before: pages 0-%zu are device-private: %s",
+	       variant->dev_pages - 1, odp_reason());
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &self->before))
 	TH_LOG("%s", odp_reason());
 	/* Last: the only state that outlives a setup that fails */
@@ -352,17 +393,19 @@ TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
 	if (!transfer(_metadata, self, variant))
 		return;
 	/* Before any CPU access: a CPU read would migrate pages too. */
-	EXPECT_TRUE(dmirror_check_places(self->dmirror, self->dev.addr, NPAGES,
-					 self->first, self->last,
-					 variant->touched, DMIRROR_ON_DEVICE))
-	TH_LOG("after: touched pages %s, the others DEV_PRIVATE_LOCAL: %s",
+	EXPECT_TRUE(pages_are(self->dmirror, &self->dev, variant->dev_pages,
+			      self->first, self->last, variant->touched))
+	TH_LOG("after: touched device pages %s, the others DEV_PRIVATE_LOCAL: %s",
 	       dmirror_place_name(variant->touched), odp_reason());
 }
 
 TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	       ODP_TEST_TIMEOUT)
 {
-	uint64_t touched = self->last - self->first + 1, offered, refused;
+	size_t last = self->last < variant->dev_pages ? self->last :
+							variant->dev_pages - 1;
+	/* The touched pages that were device-private */
+	uint64_t touched = last - self->first + 1, offered, refused;
 	bool aliased = variant->aliases && !variant->refuse;
 	struct hmm_dmirror_counters after;
 
