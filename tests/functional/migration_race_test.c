@@ -1,0 +1,276 @@
+/*
+ * migration_race_test - RDMA WRITEs and READs from rxe_a into an ODP MR on
+ * rxe_b while another thread moves the MR's pages to test_hmm's device and
+ * back, over and over: every write lands whole and every read returns what
+ * the last write put there, whichever side of a migration the NIC hits.
+ *
+ * Each round writes a fresh pattern (a new seed per round, so a stale page
+ * or packet of an earlier round never matches) into a range that starts
+ * and ends mid-page, reads the range back through the NIC, without a CPU
+ * access to the MR's buffer, and compares; the last round's bytes are
+ * checked through the CPU too, with the bytes around the range.  The rounds
+ * go on until the mover has completed enough migrations in both directions
+ * while traffic ran.
+ *
+ * With aliases on, the NIC reaches pages the mover put on the device
+ * through their aliases, so an invalidation can tear down an alias mapping
+ * while the owner migrates that page; with aliases off, every NIC fault on
+ * a device page migrates it back itself, racing with the mover's own
+ * migrations to the device.
+ */
+#include "odp_harness.h"
+
+#include "rdma_nl.h"
+#include "timing.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define NPAGES 16
+
+/* At least this many rounds, and at least this many migrations each way */
+#define MIN_ROUNDS 64UL
+#define MIN_MOVES 8UL
+
+struct mover {
+	pthread_t thread;
+	int fd;
+	void *addr;
+	atomic_bool stop;
+	atomic_ulong to_device, to_ram; /* calls that moved some page */
+	atomic_int err; /* the first errno that is not contention */
+};
+
+/*
+ * Contention, not a failure: pages that rxe is faulting, or that the
+ * other direction has not finished with, do not move this time; test_hmm
+ * then reports what it could not read back through the mirror.
+ */
+static bool contention(int err)
+{
+	return err == EBUSY || err == EAGAIN || err == ENOENT || err == EFAULT;
+}
+
+static void *mover_run(void *arg)
+{
+	struct mover *m = arg;
+	size_t size = NPAGES * odp_page_size();
+	void *bounce = malloc(size);
+	uint64_t cpages;
+	int err;
+
+	if (!bounce) {
+		atomic_store(&m->err, ENOMEM);
+		return NULL;
+	}
+	while (!atomic_load(&m->stop)) {
+		err = dmirror_cmd(m->fd, HMM_DMIRROR_MIGRATE_TO_DEV, m->addr,
+				  NPAGES, bounce, &cpages);
+		if (!err && cpages)
+			atomic_fetch_add(&m->to_device, 1);
+		else if (err && !contention(err))
+			break;
+		err = dmirror_cmd(m->fd, HMM_DMIRROR_MIGRATE_TO_SYS, m->addr,
+				  NPAGES, bounce, &cpages);
+		if (!err && cpages)
+			atomic_fetch_add(&m->to_ram, 1);
+		else if (err && !contention(err))
+			break;
+		err = 0;
+	}
+	if (err)
+		atomic_store(&m->err, err);
+	free(bounce);
+	return NULL;
+}
+
+FIXTURE(migration_race)
+{
+	struct odp_pair pair;
+	int dmirror;
+	struct odp_buf dev; /* the ODP MR under test, on host B */
+	struct odp_buf src, back; /* on host A: what is written, read back */
+	size_t off, len;
+	struct mover mover;
+	bool moving;
+};
+
+FIXTURE_VARIANT(migration_race)
+{
+	bool aliases; /* rxe_b's ODP alias switch when the MR is registered */
+};
+
+FIXTURE_VARIANT_ADD(migration_race, aliases_on){
+	.aliases = true,
+};
+
+FIXTURE_VARIANT_ADD(migration_race, aliases_off){
+	.aliases = false,
+};
+
+FIXTURE_SETUP(migration_race)
+{
+	size_t page = odp_page_size(), size = NPAGES * page;
+	bool was = true, registered;
+	char why[256] = "";
+	int index, err;
+
+	self->dmirror = -1;
+	if (!open_pair(_metadata, &self->pair,
+		       IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ, 0))
+		return;
+	self->dmirror = open_dmirror(_metadata);
+	if (self->dmirror < 0)
+		return;
+	/* Pages 1 to 14, mid-page to mid-page */
+	self->off = page + 1234;
+	self->len = 13 * page + 2345;
+
+	index = ibv_get_device_index(self->pair.resp.ctx->device);
+	ASSERT_LE(0, index);
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(index, &was))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(index, variant->aliases))
+	TH_LOG("%s", odp_reason());
+	registered = odp_buf_alloc(&self->dev, &self->pair.resp, size,
+				   ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND);
+	if (!registered)
+		snprintf(why, sizeof(why), "%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(index, was))
+	TH_LOG("%s", odp_reason());
+	ASSERT_TRUE(registered) TH_LOG("%s", why);
+
+	ASSERT_OK(odp_buf_alloc(&self->src, &self->pair.req, size,
+				IBV_ACCESS_LOCAL_WRITE));
+	ASSERT_OK(odp_buf_alloc(&self->back, &self->pair.req, size,
+				IBV_ACCESS_LOCAL_WRITE));
+	/* Every alias test_hmm is asked for, it offers; reset by teardown. */
+	ASSERT_EQ(0, dmirror_set_device_flags(self->dmirror,
+					      HMM_DMIRROR_DEVICE_EXPORT_ALIAS))
+	TH_LOG("%s", odp_reason());
+
+	self->mover.fd = self->dmirror;
+	self->mover.addr = self->dev.addr;
+	err = pthread_create(&self->mover.thread, NULL, mover_run,
+			     &self->mover);
+	ASSERT_EQ(0, err) TH_LOG("pthread_create: %s", strerror(err));
+	self->moving = true;
+}
+
+/* Stops the mover; true unless it met an error that is not contention. */
+static bool stop_mover(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(migration_race) * self)
+{
+	int err;
+
+	if (!self->moving)
+		return true;
+	self->moving = false;
+	atomic_store(&self->mover.stop, true);
+	pthread_join(self->mover.thread, NULL);
+	err = atomic_load(&self->mover.err);
+	EXPECT_EQ(0, err)
+	TH_LOG("migrating the MR's pages: %s", strerror(err));
+	return !err;
+}
+
+FIXTURE_TEARDOWN(migration_race)
+{
+	stop_mover(_metadata, self);
+	if (self->dmirror >= 0) {
+		EXPECT_EQ(0, dmirror_set_device_flags(self->dmirror, 0))
+		TH_LOG("%s", odp_reason());
+	}
+	EXPECT_OK(odp_buf_free(&self->back));
+	EXPECT_OK(odp_buf_free(&self->src));
+	EXPECT_OK(odp_buf_free(&self->dev));
+	EXPECT_OK(dmirror_close(self->dmirror));
+	EXPECT_OK(odp_pair_close(&self->pair));
+}
+
+/* One round: writes a new pattern, reads it back; its seed, or 0 on failure */
+static uint32_t round_trip(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(migration_race) * self,
+			   unsigned long round)
+{
+	struct odp_pair *p = &self->pair;
+	uint32_t seed = odp_seed();
+	struct ibv_wc wc;
+
+	odp_fill(self->src.addr, self->src.size, seed);
+	memset(self->back.addr, 0, self->back.size);
+	if (!odp_post_rdma(p, IBV_WR_RDMA_WRITE, &self->src, &self->dev,
+			   self->off, self->len, 2 * round) ||
+	    !completes(_metadata, &p->req, 2 * round, IBV_WC_SUCCESS,
+		       IBV_WC_RDMA_WRITE, &wc) ||
+	    !odp_post_rdma(p, IBV_WR_RDMA_READ, &self->back, &self->dev,
+			   self->off, self->len, 2 * round + 1) ||
+	    !completes(_metadata, &p->req, 2 * round + 1, IBV_WC_SUCCESS,
+		       IBV_WC_RDMA_READ, &wc)) {
+		TH_LOG("round %lu: %s", round, odp_reason());
+		return 0;
+	}
+	EXPECT_EQ((size_t)0, odp_verify(self->back.addr, self->off,
+					self->off + self->len, seed, NULL))
+	TH_LOG("round %lu: the range read back is the range written: %s", round,
+	       odp_reason());
+	return seed;
+}
+
+TEST_F_TIMEOUT(migration_race, every_round_reads_back_what_it_wrote,
+	       ODP_TEST_TIMEOUT)
+{
+	double deadline = odp_now_ms() + 60 * 1000.0;
+	size_t size = NPAGES * odp_page_size();
+	unsigned long round = 0, to_device = 0, to_ram = 0;
+	struct hmm_dmirror_counters before, after;
+	uint64_t faulted, offered;
+	uint32_t seed = 0;
+
+	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &before))
+	TH_LOG("%s", odp_reason());
+
+	do {
+		seed = round_trip(_metadata, self, ++round);
+		if (!seed || _metadata->exit_code)
+			break;
+		to_device = atomic_load(&self->mover.to_device);
+		to_ram = atomic_load(&self->mover.to_ram);
+	} while ((round < MIN_ROUNDS || to_device < MIN_MOVES ||
+		  to_ram < MIN_MOVES) &&
+		 odp_now_ms() < deadline);
+	ASSERT_TRUE(stop_mover(_metadata, self));
+	ASSERT_NE(0U, seed);
+	ASSERT_EQ(0, _metadata->exit_code);
+	TH_LOG("%lu rounds while %lu migrations to the device and %lu to RAM moved pages",
+	       round, to_device, to_ram);
+	EXPECT_LE(MIN_MOVES, to_device)
+	TH_LOG("the mover must have raced with the traffic");
+	EXPECT_LE(MIN_MOVES, to_ram);
+
+	/*
+	 * Before any CPU access: only the NIC's faults migrated pages back
+	 * (test_hmm counts its fault handler, not MIGRATE_TO_SYS).  With
+	 * aliases, a NIC fault that meets a page in migration waits for it
+	 * and then takes an alias: never a migration.
+	 */
+	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &after))
+	TH_LOG("%s", odp_reason());
+	faulted = after.migrated_to_ram - before.migrated_to_ram;
+	offered = after.alias_offered - before.alias_offered;
+	TH_LOG("the NIC's faults: %llu pages migrated to RAM, %llu aliases offered",
+	       (unsigned long long)faulted, (unsigned long long)offered);
+	if (variant->aliases) {
+		EXPECT_EQ(0ULL, faulted);
+		EXPECT_LT(0ULL, offered);
+	} else {
+		EXPECT_LT(0ULL, faulted);
+		EXPECT_EQ(0ULL, offered);
+	}
+
+	/* The last round's bytes, through the CPU, and nothing else changed */
+	expect_placed(_metadata, "target", self->dev.addr, size, self->off,
+		      self->len, seed, self->dev.seed);
+}
+
+TEST_HARNESS_MAIN
