@@ -1,11 +1,16 @@
 /*
  * bad_input_test - what the kernel does with input it must refuse or fail
  * cleanly on: an ODP MR over a range with nothing mapped, a memory region
- * of length 0, a dmirror migration at an unaligned address.
+ * of length 0, a dmirror migration at an unaligned address, and settings
+ * of the ODP alias switch that rdma netlink must refuse.
  */
 #include "odp_harness.h"
 
+#include "rdma_nl.h"
+
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /*
  * odp_mr_over_unmapped_range: an ODP MR over a range with nothing mapped
@@ -281,6 +286,104 @@ TEST_F(dmirror_migration, rejects_unaligned_address_and_moves_nothing)
 	/* Through the CPU, which faults device pages back: bytes intact. */
 	EXPECT_PATTERN("the buffer still holds its bytes", self->buf, 0, size,
 		       self->seed);
+}
+
+/*
+ * odp_alias_switch: RDMA_NLDEV_CMD_SET with RDMA_NLDEV_ATTR_DEV_ODP_ALIAS
+ * refuses what it must, and a refused request leaves the switch as it was
+ * (the series, patch "RDMA/nldev: Add a per-device ODP alias switch"):
+ * - a value other than 0 or 1 fails nldev_policy's NLA_POLICY_MAX(NLA_U8,
+ *   1) in nlmsg_parse(): EINVAL;
+ * - a device index that names no device: EINVAL, as every nldev command;
+ * - a caller without CAP_NET_ADMIN: the command is RDMA_NL_ADMIN_PERM,
+ *   rdma_nl_rcv_msg() refuses it with EPERM before it runs.
+ */
+#define NO_SUCH_INDEX 0x7fffff00U
+#define NOBODY 65534
+
+FIXTURE(odp_alias_switch)
+{
+	struct odp_side dev;
+	uint32_t index;
+	bool was; /* the switch as setup found it */
+};
+
+FIXTURE_SETUP(odp_alias_switch)
+{
+	int index;
+
+	switch (odp_side_open(&self->dev, odp_dev_b(), 0)) {
+	case ODP_OPEN_OK:
+		break;
+	case ODP_OPEN_ABSENT:
+		ODP_SKIP(return, "%s", odp_reason());
+	case ODP_OPEN_FAILED:
+		ASSERT_OK(false);
+	}
+	index = ibv_get_device_index(self->dev.ctx->device);
+	ASSERT_LE(0, index);
+	self->index = (uint32_t)index;
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->index, &self->was))
+	TH_LOG("%s", odp_reason());
+}
+
+FIXTURE_TEARDOWN(odp_alias_switch)
+{
+	bool now = !self->was;
+
+	if (self->dev.ctx) {
+		EXPECT_EQ(0, rdma_nl_get_odp_alias(self->index, &now))
+		TH_LOG("%s", odp_reason());
+		EXPECT_EQ(self->was, now)
+		TH_LOG("a refused request must leave the switch as it was");
+		if (now != self->was)
+			rdma_nl_set_odp_alias(self->index, self->was);
+	}
+	EXPECT_OK(odp_side_close(&self->dev));
+}
+
+TEST_F(odp_alias_switch, value_2_fails_with_einval)
+{
+	int err = rdma_nl_set_odp_alias(self->index, 2);
+
+	EXPECT_EQ(EINVAL, err)
+	TH_LOG("expected EINVAL, got %s: %s", odp_errno_name(err),
+	       odp_reason());
+}
+
+TEST_F(odp_alias_switch, unknown_device_index_fails_with_einval)
+{
+	int err = rdma_nl_set_odp_alias(NO_SUCH_INDEX, !self->was);
+
+	EXPECT_EQ(EINVAL, err)
+	TH_LOG("set: expected EINVAL, got %s: %s", odp_errno_name(err),
+	       odp_reason());
+	err = rdma_nl_get_odp_alias(NO_SUCH_INDEX, &self->was);
+	EXPECT_EQ(EINVAL, err)
+	TH_LOG("get: expected EINVAL, got %s: %s", odp_errno_name(err),
+	       odp_reason());
+}
+
+TEST_F(odp_alias_switch, caller_without_cap_net_admin_fails_with_eperm)
+{
+	int status = 0, err;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* Root that becomes nobody loses every capability. */
+		if (setresgid(NOBODY, NOBODY, NOBODY) ||
+		    setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(255);
+		err = rdma_nl_set_odp_alias(self->index, !self->was);
+		_exit(err > 254 ? 254 : err);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	err = WEXITSTATUS(status);
+	ASSERT_NE(255, err) TH_LOG("could not drop to uid %d", NOBODY);
+	EXPECT_EQ(EPERM, err)
+	TH_LOG("expected EPERM, got %s", odp_errno_name(err));
 }
 
 TEST_HARNESS_MAIN

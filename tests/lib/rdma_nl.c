@@ -4,6 +4,7 @@
 #include "rdma_nl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -197,15 +198,14 @@ int rdma_nl_get_odp_alias(uint32_t index, bool *on)
 	return err;
 }
 
-int rdma_nl_set_odp_alias(uint32_t index, bool on)
+int rdma_nl_set_odp_alias(uint32_t index, uint8_t value)
 {
-	uint8_t val = on;
 	struct nl_req r;
+	char what[64];
 
 	init_req(&r, RDMA_NLDEV_CMD_SET, index);
-	put_attr(&r, RDMA_NLDEV_ATTR_DEV_ODP_ALIAS, &val, sizeof(val));
-	return transact(&r,
-			on ? "RDMA_NLDEV_CMD_SET odp alias on" :
-			     "RDMA_NLDEV_CMD_SET odp alias off",
-			0, NULL);
+	put_attr(&r, RDMA_NLDEV_ATTR_DEV_ODP_ALIAS, &value, sizeof(value));
+	snprintf(what, sizeof(what),
+		 "RDMA_NLDEV_CMD_SET device %u odp alias %u", index, value);
+	return transact(&r, what, 0, NULL);
 }

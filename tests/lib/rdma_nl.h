@@ -20,7 +20,10 @@
  * device that cannot map aliases, or a kernel without the series.
  */
 int rdma_nl_get_odp_alias(uint32_t index, bool *on);
-/* Sets it (CAP_NET_ADMIN); EOPNOTSUPP as above for @on. */
-int rdma_nl_set_odp_alias(uint32_t index, bool on);
+/*
+ * Sets it to @value (CAP_NET_ADMIN): 0 or 1, or anything else to see the
+ * kernel refuse it (EINVAL); EOPNOTSUPP as above.
+ */
+int rdma_nl_set_odp_alias(uint32_t index, uint8_t value);
 
 #endif
