@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 S := scripts
 
-.PHONY: help run test bench-hmm build kernel kernel-apply kernel-export \
+.PHONY: help run test bench-hmm bench-rdma build kernel kernel-apply kernel-export \
 	kernel-check userspace vm-shell vm-run deps clean distclean
 
 help:
 	@echo "make run            build, boot the VM, run the demo benchmark, print its table"
 	@echo "make test           build, boot the VM, run every test suite (SUITES='functional ...' for some)"
 	@echo "make bench-hmm      build, boot the VM, time faulting device-private memory: aliases vs migration"
+	@echo "make bench-rdma     build, boot the VM, time RDMA WRITE/READ: host memory, aliases, migration"
 	@echo "make build          build everything the VM needs (kernel, rdma-core, perftest, selftests, ours)"
 	@echo "make kernel         build the patched kernel (bzImage)"
 	@echo "make userspace      build rdma-core, perftest, the selftests and our userspace"
@@ -32,6 +33,9 @@ test:
 
 bench-hmm:
 	@$(S)/bench-hmm.sh
+
+bench-rdma:
+	@$(S)/bench-rdma.sh
 
 build:
 	@$(S)/build.sh all

@@ -1,11 +1,13 @@
 /*
  * device_private_test - one operation from rxe_a against an ODP MR on
- * rxe_b whose pages test_hmm has migrated to device-private memory: every
- * RC operation rxe offers with ODP (RDMA WRITE and READ, SEND into a
- * receive queue and into an SRQ, the two atomics, ATOMIC WRITE, FLUSH to
- * persistence) and ibv_advise_mr() prefetch, for write and for read.  Every
- * byte lands where it must, nothing else changes, and the pages end up
- * where the variant's name says.
+ * rxe_b whose pages test_hmm has migrated to device-private memory: the RC
+ * operations rxe offers with ODP, on the responder's side (RDMA WRITE and
+ * READ, SEND into a receive queue and into an SRQ, the two atomics, ATOMIC
+ * WRITE, FLUSH to persistence at range level), and ibv_advise_mr()
+ * prefetch for write and for read.  Every byte lands where it must,
+ * nothing else changes, and the pages end up where the variant's name
+ * says.  (Not here: UD, prefetch without fault, FLUSH of a whole MR, and
+ * device memory behind the requester's local MR.)
  *
  * The MR exists before the pages move, as in an application: the migration
  * must invalidate what rxe mapped at registration.  test_hmm's device
@@ -32,7 +34,12 @@ enum dp_op {
 	DP_FETCH_ADD,
 	DP_CMP_SWAP, /* with the value the range holds: it swaps */
 	DP_ATOMIC_WRITE,
-	DP_FLUSH, /* IBV_FLUSH_PERSISTENT: rxe writes the cache lines back */
+	/*
+	 * IBV_FLUSH_PERSISTENT: rxe writes the range's cache lines back.
+	 * Only ODP MRs take FLUSH_PERSISTENT over memory that is not pmem:
+	 * rxe_odp_mr_init_user() lacks the pmem check of rxe_mr_init_user().
+	 */
+	DP_FLUSH,
 	DP_PREFETCH_WRITE, /* ibv_advise_mr() on rxe_b, no traffic */
 	DP_PREFETCH_READ,
 };
@@ -69,10 +76,11 @@ static const struct dp_op_desc {
 	[DP_ATOMIC_WRITE] = { "ATOMIC WRITE", IBV_ODP_SUPPORT_ATOMIC_WRITE, 0,
 			      DP_TO_DEV, IBV_WC_ATOMIC_WRITE },
 	[DP_FLUSH] = { "FLUSH (persistent)", IBV_ODP_SUPPORT_FLUSH,
-		       IBV_ACCESS_FLUSH_GLOBAL | IBV_ACCESS_FLUSH_PERSISTENT, 0,
-		       IBV_WC_FLUSH },
-	[DP_PREFETCH_WRITE] = { "ibv_advise_mr(PREFETCH_WRITE)", 0, 0, 0, 0 },
-	[DP_PREFETCH_READ] = { "ibv_advise_mr(PREFETCH)", 0, 0, 0, 0 },
+		       IBV_ACCESS_FLUSH_PERSISTENT, 0, IBV_WC_FLUSH },
+	[DP_PREFETCH_WRITE] = { "ibv_advise_mr(PREFETCH_WRITE)",
+				IBV_ODP_SUPPORT_WRITE, 0, 0, 0 },
+	[DP_PREFETCH_READ] = { "ibv_advise_mr(PREFETCH)", IBV_ODP_SUPPORT_READ,
+			       0, 0, 0 },
 };
 
 FIXTURE(device_private)
@@ -337,6 +345,9 @@ static bool transfer(struct __test_metadata *_metadata,
 				IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE :
 				IBV_ADVISE_MR_ADVICE_PREFETCH,
 			off, len));
+		/* Advice, not traffic: no completion on either side */
+		EXPECT_EQ(0, ibv_poll_cq(p->req.cq, 1, &wc));
+		EXPECT_EQ(0, ibv_poll_cq(p->resp.cq, 1, &wc));
 		return true;
 	}
 	if (!completes(_metadata, &p->req, 1, IBV_WC_SUCCESS, op->wc, &wc))
@@ -348,6 +359,8 @@ static bool transfer(struct __test_metadata *_metadata,
 		return false;
 	EXPECT_EQ(len, wc.byte_len)
 	TH_LOG("the receive completion reports the message length");
+	EXPECT_EQ(p->resp.qp->qp_num, wc.qp_num)
+	TH_LOG("the receive completion names rxe_b's QP");
 	return true;
 }
 
@@ -361,10 +374,10 @@ TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 	if (!transfer(_metadata, self, variant))
 		return;
 	/* Through the CPU, which faults device-private pages back: fine. */
-	if (effect & DP_TO_DEV)
+	if (effect & DP_TO_DEV) {
 		expect_placed(_metadata, "target", self->dev.addr, size, off,
 			      variant->len, self->local.seed, self->dev.seed);
-	else if (effect & DP_ADD_TO_DEV) {
+	} else if (effect & DP_ADD_TO_DEV) {
 		sum = pattern_u64(self->dev.seed, off) +
 		      pattern_u64(self->local.seed, off);
 		memcpy(&got, self->dev.addr + off, sizeof(got));
@@ -379,12 +392,13 @@ TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 		EXPECT_PATTERN("the MR's buffer is unchanged", self->dev.addr,
 			       0, size, self->dev.seed);
 	}
-	if (effect & DP_TO_LOCAL)
+	if (effect & DP_TO_LOCAL) {
 		expect_placed(_metadata, "local", self->local.addr, size, off,
 			      variant->len, self->dev.seed, self->local.seed);
-	else
+	} else {
 		EXPECT_PATTERN("the local buffer is unchanged",
 			       self->local.addr, 0, size, self->local.seed);
+	}
 }
 
 TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
@@ -404,11 +418,13 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 {
 	size_t last = self->last < variant->dev_pages ? self->last :
 							variant->dev_pages - 1;
-	/* The touched pages that were device-private */
-	uint64_t touched = last - self->first + 1, offered, refused;
 	bool aliased = variant->aliases && !variant->refuse;
+	uint64_t touched, offered, refused;
 	struct hmm_dmirror_counters after;
 
+	/* The touched pages that were device-private: at least one */
+	ASSERT_LE(self->first, last);
+	touched = last - self->first + 1;
 	if (!transfer(_metadata, self, variant))
 		return;
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &after))
@@ -431,28 +447,72 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	}
 }
 
-TEST_F_TIMEOUT(device_private, odp_capability_follows_the_alias_switch,
-	       ODP_TEST_TIMEOUT)
+/*
+ * odp_capability: rxe_b reports IB_UVERBS_ODP_SUPPORT_DEVICE_PRIVATE in
+ * its ODP general capabilities exactly while its alias switch is on.
+ */
+FIXTURE(odp_capability)
+{
+	struct odp_side dev;
+	uint32_t index;
+};
+
+FIXTURE_VARIANT(odp_capability)
+{
+	bool aliases;
+};
+
+FIXTURE_VARIANT_ADD(odp_capability, aliases_on){
+	.aliases = true,
+};
+
+FIXTURE_VARIANT_ADD(odp_capability, aliases_off){
+	.aliases = false,
+};
+
+FIXTURE_SETUP(odp_capability)
+{
+	int index;
+
+	switch (odp_side_open(&self->dev, odp_dev_b(), 0)) {
+	case ODP_OPEN_OK:
+		break;
+	case ODP_OPEN_ABSENT:
+		ODP_SKIP(return, "%s", odp_reason());
+	case ODP_OPEN_FAILED:
+		ASSERT_OK(false);
+	}
+	index = ibv_get_device_index(self->dev.ctx->device);
+	ASSERT_LE(0, index);
+	self->index = (uint32_t)index;
+}
+
+FIXTURE_TEARDOWN(odp_capability)
+{
+	EXPECT_OK(odp_side_close(&self->dev));
+}
+
+TEST_F(odp_capability, follows_the_alias_switch)
 {
 	struct ibv_device_attr_ex attr;
 	bool was = true, on = !variant->aliases;
 	int err;
 
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &was))
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->index, &was))
 	TH_LOG("%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->index, variant->aliases))
 	TH_LOG("%s", odp_reason());
 	/* No ASSERT until the switch is back */
-	err = ibv_query_device_ex(self->pair.resp.ctx, NULL, &attr);
+	err = ibv_query_device_ex(self->dev.ctx, NULL, &attr);
 	EXPECT_EQ(0, err);
 	if (!err) {
 		EXPECT_EQ(variant->aliases, !!(attr.odp_caps.general_caps &
 					       ODP_SUPPORT_DEVICE_PRIVATE));
 	}
-	EXPECT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &on))
+	EXPECT_EQ(0, rdma_nl_get_odp_alias(self->index, &on))
 	TH_LOG("%s", odp_reason());
 	EXPECT_EQ(variant->aliases, on);
-	EXPECT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, was))
+	EXPECT_EQ(0, rdma_nl_set_odp_alias(self->index, was))
 	TH_LOG("%s", odp_reason());
 }
 
