@@ -91,7 +91,8 @@ print_stages() {
 	echo "  total $(($(date +%s) - $1))s"
 }
 
-# run_and_report STAGE REPORT GUEST_SCRIPT: `make run`, `make bench-hmm`:
+# run_and_report STAGE REPORT GUEST_SCRIPT: `make run`, `make bench-hmm`,
+# `make bench-rdma`:
 # build, run GUEST_SCRIPT in the VM as stage STAGE, then print the stage
 # times and REPORT (the file GUEST_SCRIPT writes) last.  Returns the VM's
 # status.

@@ -23,6 +23,6 @@ log "odp_rdma_bench: sizes $sizes, $iters operations each, first touch ${first} 
 status=0
 # A skip is a failure here: the VM has both rxe hosts, test_hmm and the series.
 ODP_NO_SKIP=1 "$ODP_USERSPACE_BUILD/tests/bench/odp_rdma_bench" --sizes "$sizes" --iters "$iters" \
-	--first-touch-mib "$first" --json "$json" >>"$report" || status=1
+	--first-touch-mib "$first" --json "$json" >>"$report" 2>&1 || status=1
 echo "JSON: ${json#"$ODP_ROOT"/}" >>"$report"
 exit "$status"

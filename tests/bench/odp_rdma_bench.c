@@ -7,20 +7,27 @@
  *   steady      the MR's pages stay where they are between operations:
  *               after one untimed operation, the median time of --iters
  *               operations of each size.  Aliases against host memory.
- *   ping-pong   before every operation the "GPU" takes the buffer back
- *               (test_hmm migrates it to the device, not timed): with
- *               aliases the NIC reaches it where it is, without them every
- *               operation migrates it first.  Migrations per operation are
- *               counted by test_hmm.
+ *   ping-pong   before every operation the "GPU" takes the buffer back, not
+ *               timed: test_hmm migrates it to the device (with aliases
+ *               the pages are still there, so this only invalidates rxe's
+ *               mapping), and host memory is write-protected and back,
+ *               which invalidates it too.  Every operation faults its
+ *               pages again: with aliases the NIC reaches them where they
+ *               are, without them it migrates every page first.
  *   first-touch one pass of 1 MiB operations over --first-touch-mib of a
  *               freshly registered MR that rxe has not mapped: every page
  *               faults once, host RAM against device pages through
  *               aliases.
  *
- * Every operation's bytes are checked at the end of each run (the target
- * holds the source's pattern, through the CPU), and so are the counters:
- * no page migrates through an alias.  Prints a table and the ratios;
- * --json FILE writes one JSON object per row.  Exit status 0, 1 if a check
+ * Every timed operation moves a fresh pattern (a WRITE's source is filled
+ * anew, a READ's target cleared, outside the timed part) and its bytes are
+ * checked after it, without a CPU access to the MR's buffer (a WRITE is
+ * read back through the NIC).  test_hmm's counters are checked too: no
+ * migration in steady state or through an alias, one migration per page
+ * and operation in ping-pong without aliases, every page looked up as an
+ * alias with them.  Completions are busy-polled while timed.  Prints a
+ * table and the ratios; --json FILE writes a JSON array, one object per
+ * measure, operation, size and mode.  Exit status 0, 1 if a check
  * failed, 4 (skip) without the two rxe devices, test_hmm or the series;
  * with ODP_NO_SKIP=1 a skip is a failure.  ODP_SEED repeats the patterns.
  */
@@ -65,7 +72,9 @@ struct bench {
 	unsigned int nsizes;
 	unsigned int iters;
 	size_t first_touch;
+	const char *json_path;
 	FILE *json;
+	unsigned int json_rows;
 	struct odp_pair pair;
 	int dmirror;
 	uint32_t resp_index;
@@ -154,29 +163,95 @@ static bool to_device(struct bench *b, struct odp_buf *d, void *bounce)
 					 d->size / odp_page_size(), bounce);
 }
 
-/* One signaled operation of @len bytes at offset @off; waits for it. */
+/*
+ * Ping-pong: the buffer goes back to its owner, which invalidates what rxe
+ * mapped: to the device, or for host memory a write protection and back.
+ */
+static bool take_back(struct bench *b, struct odp_buf *d, enum mode mode,
+		      void *bounce)
+{
+	if (mode != MODE_HOST)
+		return to_device(b, d, bounce);
+	if (mprotect(d->addr, d->size, PROT_READ) ||
+	    mprotect(d->addr, d->size, PROT_READ | PROT_WRITE))
+		return odp_fail_errno(errno, "mprotect");
+	return true;
+}
+
+/*
+ * One signaled operation of @len bytes at offset @off; busy-polls for its
+ * completion, so that the time measured is not rounded up by a sleep.
+ */
 static bool op(struct bench *b, enum ibv_wr_opcode opcode,
 	       struct odp_buf *local, struct odp_buf *d, size_t off, size_t len)
 {
+	double deadline = odp_now_ms() + (double)odp_wait_timeout_ms();
 	struct ibv_wc wc;
+	int n;
 
-	if (!odp_post_rdma(&b->pair, opcode, local, d, off, len, 1) ||
-	    !odp_poll_completion(&b->pair.req, &wc))
+	if (!odp_post_rdma(&b->pair, opcode, local, d, off, len, 1))
 		return false;
+	while ((n = ibv_poll_cq(b->pair.req.cq, 1, &wc)) == 0)
+		if (odp_now_ms() > deadline)
+			return odp_fail(
+				"%s of %zu B: no completion within %ld s",
+				odp_wr_opcode_name(opcode), len,
+				odp_wait_timeout_ms() / 1000);
+	if (n < 0)
+		return odp_fail_errno(-n, "ibv_poll_cq");
 	if (wc.status != IBV_WC_SUCCESS)
 		return odp_fail("%s of %zu B: %s", odp_wr_opcode_name(opcode),
 				len, odp_wc_status_name(wc.status));
 	return true;
 }
 
-/* The bytes the operations moved: target holds the source's pattern. */
-static bool check_bytes(enum ibv_wr_opcode opcode, struct odp_buf *local,
-			struct odp_buf *d, size_t len)
+/*
+ * Before a timed operation, not timed: a WRITE's source gets a new
+ * pattern, a READ's target is cleared (the MR's buffer keeps its pattern).
+ */
+static void prepare(enum ibv_wr_opcode opcode, struct odp_buf *local)
 {
-	bool write = opcode == IBV_WR_RDMA_WRITE;
-	struct odp_buf *dst = write ? d : local, *src = write ? local : d;
+	if (opcode == IBV_WR_RDMA_WRITE) {
+		local->seed = odp_seed();
+		odp_fill(local->addr, local->size, local->seed);
+	} else {
+		memset(local->addr, 0, local->size);
+	}
+}
 
-	return odp_verify(dst->addr, 0, len, src->seed, NULL) == 0;
+/*
+ * After it: [off, off + len) of the target holds the source's pattern.  A
+ * WRITE's target is read back into @check through the NIC: a CPU read of
+ * the MR's buffer would migrate its pages.
+ */
+static bool check_op(struct bench *b, enum ibv_wr_opcode opcode,
+		     struct odp_buf *local, struct odp_buf *d,
+		     struct odp_buf *check, size_t off, size_t len)
+{
+	if (opcode == IBV_WR_RDMA_READ)
+		return !odp_verify(local->addr, off, off + len, d->seed, NULL);
+	memset(check->addr + off, 0, len);
+	return op(b, IBV_WR_RDMA_READ, check, d, off, len) &&
+	       !odp_verify(check->addr, off, off + len, local->seed, NULL);
+}
+
+/* The check of a run's test_hmm counts, per operation: false on failure. */
+static bool check_counts(struct bench *b, const char *what, enum mode mode,
+			 bool ping_pong, size_t npages, const struct result *r)
+{
+	double want = ping_pong && mode == MODE_MIGRATION ? (double)npages : 0;
+
+	if (r->migrations != want) {
+		fail(b, "%s: %.2f pages migrated per operation, expected %.0f",
+		     what, r->migrations, want);
+		return false;
+	}
+	if (ping_pong && mode == MODE_ALIAS && r->aliases < (double)npages) {
+		fail(b, "%s: %.2f aliases per operation, expected %zu or more",
+		     what, r->aliases, npages);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -186,59 +261,59 @@ static bool check_bytes(enum ibv_wr_opcode opcode, struct odp_buf *local,
 static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 		    enum mode mode, bool ping_pong, struct result *r)
 {
+	size_t npages = size / odp_page_size();
 	struct hmm_dmirror_counters c0, c1;
-	struct odp_buf local, d;
+	struct odp_buf local, check, d;
 	double *ms = calloc(b->iters, sizeof(*ms)), t0;
 	void *bounce = malloc(size);
+	char what[80];
 	unsigned int i;
 
+	snprintf(what, sizeof(what), "%s %s %s %zu B",
+		 ping_pong ? "ping-pong" : "steady", mode_names[mode],
+		 odp_wr_opcode_name(opcode), size);
 	memset(r, 0, sizeof(*r));
 	memset(&d, 0, sizeof(d));
 	memset(&local, 0, sizeof(local));
+	memset(&check, 0, sizeof(check));
 	if (!ms || !bounce) {
 		fail(b, "out of memory");
 		goto out;
 	}
 	if (!odp_buf_alloc(&local, &b->pair.req, size,
 			   IBV_ACCESS_LOCAL_WRITE) ||
+	    !odp_buf_alloc(&check, &b->pair.req, size,
+			   IBV_ACCESS_LOCAL_WRITE) ||
 	    !dev_buf(b, &d, size, mode, false) ||
 	    (mode != MODE_HOST && !to_device(b, &d, bounce)) ||
 	    !op(b, opcode, &local, &d, 0, size) ||
 	    dmirror_read_counters(b->dmirror, &c0)) {
-		fail(b, "%s %s %zu B setup: %s", mode_names[mode],
-		     odp_wr_opcode_name(opcode), size, odp_reason());
+		fail(b, "%s, setup: %s", what, odp_reason());
 		goto out;
 	}
 	for (i = 0; i < b->iters; i++) {
-		if (ping_pong && mode != MODE_HOST && !to_device(b, &d, bounce))
+		prepare(opcode, &local);
+		if (ping_pong && !take_back(b, &d, mode, bounce))
 			break;
 		t0 = odp_now_ms();
 		if (!op(b, opcode, &local, &d, 0, size))
 			break;
 		ms[i] = odp_now_ms() - t0;
+		if (!check_op(b, opcode, &local, &d, &check, 0, size))
+			break;
 	}
 	if (i < b->iters || dmirror_read_counters(b->dmirror, &c1)) {
-		fail(b, "%s %s %zu B, operation %u: %s", mode_names[mode],
-		     odp_wr_opcode_name(opcode), size, i + 1, odp_reason());
+		fail(b, "%s, operation %u: %s", what, i + 1, odp_reason());
 		goto out;
 	}
 	r->migrations =
 		(double)(c1.migrated_to_ram - c0.migrated_to_ram) / b->iters;
 	r->aliases = (double)(c1.alias_offered - c0.alias_offered) / b->iters;
 	odp_median_min(ms, b->iters, &r->median_ms, &r->min_ms);
-	r->ok = true;
-	if (!check_bytes(opcode, &local, &d, size)) {
-		fail(b, "%s %s %zu B: %s", mode_names[mode],
-		     odp_wr_opcode_name(opcode), size, odp_reason());
-		r->ok = false;
-	}
-	if (mode == MODE_ALIAS && r->migrations != 0) {
-		fail(b, "alias %s %zu B: %.1f pages migrated per operation",
-		     odp_wr_opcode_name(opcode), size, r->migrations);
-		r->ok = false;
-	}
+	r->ok = check_counts(b, what, mode, ping_pong, npages, r);
 out:
 	odp_buf_free(&d);
+	odp_buf_free(&check);
 	odp_buf_free(&local);
 	free(bounce);
 	free(ms);
@@ -248,7 +323,7 @@ out:
 static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 			    enum mode mode, struct result *r)
 {
-	size_t size = b->first_touch, off;
+	size_t size = b->first_touch, npages = size / odp_page_size(), off;
 	struct hmm_dmirror_counters c0, c1;
 	struct odp_buf local, d;
 	void *bounce = malloc(size);
@@ -267,6 +342,8 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 		     odp_reason());
 		goto out;
 	}
+	if (opcode == IBV_WR_RDMA_READ)
+		memset(local.addr, 0, size);
 	t0 = odp_now_ms();
 	for (off = 0; off < size; off += CHUNK)
 		if (!op(b, opcode, &local, &d, off, CHUNK))
@@ -279,18 +356,48 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 	}
 	r->migrations = (double)(c1.migrated_to_ram - c0.migrated_to_ram);
 	r->aliases = (double)(c1.alias_offered - c0.alias_offered);
-	r->ok = check_bytes(opcode, &local, &d, size);
+	/* At the end of the run: a CPU read may migrate pages now. */
+	if (opcode == IBV_WR_RDMA_WRITE)
+		r->ok = !odp_verify(d.addr, 0, size, local.seed, NULL);
+	else
+		r->ok = !odp_verify(local.addr, 0, size, d.seed, NULL);
 	if (!r->ok)
 		fail(b, "first-touch %s: %s", mode_names[mode], odp_reason());
-	if (mode == MODE_ALIAS && r->migrations != 0) {
-		fail(b, "first-touch alias: %.0f pages migrated",
-		     r->migrations);
+	if (r->migrations != (mode == MODE_MIGRATION ? (double)npages : 0)) {
+		fail(b, "first-touch %s: %.0f of %zu pages migrated",
+		     mode_names[mode], r->migrations, npages);
 		r->ok = false;
 	}
 out:
 	odp_buf_free(&d);
 	odp_buf_free(&local);
 	free(bounce);
+}
+
+/* One JSON object per mode; a failed mode's figures are null. */
+static void json_row(struct bench *b, const char *what,
+		     enum ibv_wr_opcode opcode, size_t size, enum mode mode,
+		     const struct result *r)
+{
+	bool pass = !strcmp(what, "first-touch");
+	FILE *f = b->json;
+
+	fprintf(f,
+		"%s  {\"measure\": \"%s\", \"op\": \"%s\", \"bytes\": %zu, \"mode\": \"%s\", \"per\": \"%s\", \"ok\": %s",
+		b->json_rows++ ? ",\n" : "", what, odp_wr_opcode_name(opcode),
+		size, mode_names[mode], pass ? "pass" : "operation",
+		r->ok ? "true" : "false");
+	if (r->ok)
+		fprintf(f,
+			", \"median_ms\": %.4f, \"min_ms\": %.4f, \"MiB_per_s\": %.2f, \"migrations\": %.2f, \"aliases\": %.2f}",
+			r->median_ms, r->min_ms,
+			r->median_ms > 0 ? (double)size / (1 << 20) /
+						   (r->median_ms / 1000) :
+					   0,
+			r->migrations, r->aliases);
+	else
+		fprintf(f,
+			", \"median_ms\": null, \"min_ms\": null, \"MiB_per_s\": null, \"migrations\": null, \"aliases\": null}");
 }
 
 static void print_row(struct bench *b, const char *what,
@@ -301,35 +408,25 @@ static void print_row(struct bench *b, const char *what,
 			    *m = &res[MODE_MIGRATION];
 	enum mode mode;
 
-	printf("%-11s %-10s %8zu %10.3f %10.3f %10.3f %9.2f %9.2f %7.1f %7.1f\n",
+	printf("%-11s %-10s %8zu %10.3f %10.3f %10.3f %9.2f %9.2f %7.1f %7.1f%s\n",
 	       what, odp_wr_opcode_name(opcode), size, h->median_ms,
 	       a->median_ms, m->median_ms,
 	       a->median_ms > 0 ? h->median_ms / a->median_ms : 0,
 	       a->median_ms > 0 ? m->median_ms / a->median_ms : 0,
-	       a->migrations, m->migrations);
-	if (!b->json)
-		return;
-	for (mode = 0; mode < NMODES; mode++)
-		fprintf(b->json,
-			"{\"measure\":\"%s\",\"op\":\"%s\",\"bytes\":%zu,\"mode\":\"%s\",\"median_ms\":%.4f,\"min_ms\":%.4f,\"MiB_per_s\":%.2f,\"migrations_per_op\":%.2f,\"aliases_per_op\":%.2f,\"ok\":%s}\n",
-			what, odp_wr_opcode_name(opcode), size,
-			mode_names[mode], res[mode].median_ms, res[mode].min_ms,
-			res[mode].median_ms > 0 ?
-				(double)size / (1 << 20) /
-					(res[mode].median_ms / 1000) :
-				0,
-			res[mode].migrations, res[mode].aliases,
-			res[mode].ok ? "true" : "false");
+	       a->migrations, m->migrations,
+	       h->ok && a->ok && m->ok ? "" : "  FAILED");
+	for (mode = 0; b->json && mode < NMODES; mode++)
+		json_row(b, what, opcode, size, mode, &res[mode]);
 }
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: odp_rdma_bench [--sizes B[,B...]] [--iters N] [--first-touch-mib M] [--json FILE]\n"
-		"  --sizes            operation sizes in bytes, at most %d (default 65536,1048576)\n"
+		"  --sizes            operation sizes in bytes, whole pages, at most %d (default 65536,1048576)\n"
 		"  --iters            timed operations per size and mode, 1-%d (default 20)\n"
 		"  --first-touch-mib  first-touch MR size, 1-%lu MiB (default 64; 0 skips it)\n"
-		"  --json             also write one JSON object per mode and row\n",
+		"  --json             also write a JSON array, one object per mode and row\n",
 		MAX_SIZES, MAX_ITERS, MAX_SIZE >> 20);
 }
 
@@ -363,10 +460,12 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			for (tok = strtok_r(optarg, ",", &save); tok;
 			     tok = strtok_r(NULL, ",", &save)) {
 				if (b->nsizes == MAX_SIZES ||
-				    !parse_size(tok, MAX_SIZE, &v) || !v) {
+				    !parse_size(tok, MAX_SIZE, &v) || !v ||
+				    v % odp_page_size()) {
 					fprintf(stderr,
-						"odp_rdma_bench: --sizes: '%s' is not a size of 1 to %lu bytes, or more than %d sizes\n",
-						tok, MAX_SIZE, MAX_SIZES);
+						"odp_rdma_bench: --sizes: '%s' is not a whole number of %zu-byte pages up to %lu bytes, or more than %d sizes\n",
+						tok, odp_page_size(), MAX_SIZE,
+						MAX_SIZES);
 					exit(ODP_EXIT_USAGE);
 				}
 				b->sizes[b->nsizes++] = v;
@@ -396,12 +495,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			b->first_touch = v << 20;
 			break;
 		case 'j':
-			b->json = fopen(optarg, "w");
-			if (!b->json) {
-				fprintf(stderr, "odp_rdma_bench: %s: %s\n",
-					optarg, strerror(errno));
-				exit(ODP_EXIT_FAIL);
-			}
+			b->json_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -416,6 +510,16 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			argv[optind]);
 		usage(stderr);
 		exit(ODP_EXIT_USAGE);
+	}
+	/* Once every option is known good: a bad one leaves no file behind */
+	if (b->json_path) {
+		b->json = fopen(b->json_path, "w");
+		if (!b->json) {
+			fprintf(stderr, "odp_rdma_bench: --json %s: %s\n",
+				b->json_path, strerror(errno));
+			exit(ODP_EXIT_USAGE);
+		}
+		fputs("[\n", b->json);
 	}
 }
 
@@ -493,6 +597,8 @@ int main(int argc, char **argv)
 		fail(&b, "resetting test_hmm's flags: %s", odp_reason());
 	dmirror_close(b.dmirror);
 	odp_pair_close(&b.pair);
+	if (b.json)
+		fputs("\n]\n", b.json);
 	if (b.json && fclose(b.json))
 		fail(&b, "writing the JSON: %s", strerror(errno));
 	if (b.failures)
