@@ -6,8 +6,10 @@
  * WRITE, FLUSH to persistence at range level), and ibv_advise_mr()
  * prefetch for write and for read.  Every byte lands where it must,
  * nothing else changes, and the pages end up where the variant's name
- * says.  (Not here: UD, prefetch without fault, FLUSH of a whole MR, and
- * device memory behind the requester's local MR.)
+ * says.  The same for the requester's side: RDMA WRITE and SEND from, and
+ * RDMA READ into, an ODP MR on rxe_a over device memory.  And a prefetch
+ * without fault, which maps aliases where it may and moves nothing.  (Not
+ * here: UD, FLUSH of a whole MR.)
  *
  * The MR exists before the pages move, as in an application: the migration
  * must invalidate what rxe mapped at registration.  test_hmm's device
@@ -42,6 +44,7 @@ enum dp_op {
 	DP_FLUSH,
 	DP_PREFETCH_WRITE, /* ibv_advise_mr() on rxe_b, no traffic */
 	DP_PREFETCH_READ,
+	DP_PREFETCH_NO_FAULT, /* maps what is there, faults nothing */
 };
 
 /* How an operation changes the two buffers' bytes in the range. */
@@ -81,17 +84,20 @@ static const struct dp_op_desc {
 				IBV_ODP_SUPPORT_WRITE, 0, 0, 0 },
 	[DP_PREFETCH_READ] = { "ibv_advise_mr(PREFETCH)", IBV_ODP_SUPPORT_READ,
 			       0, 0, 0 },
+	[DP_PREFETCH_NO_FAULT] = { "ibv_advise_mr(PREFETCH_NO_FAULT)",
+				   IBV_ODP_SUPPORT_READ, 0, 0, 0 },
 };
 
 FIXTURE(device_private)
 {
 	struct odp_pair pair;
 	int dmirror;
-	struct odp_buf dev; /* the ODP MR under test, on host B */
-	struct odp_buf local; /* on host A */
+	/* The ODP MR under test: on host B, or A for a requester variant */
+	struct odp_buf dev;
+	struct odp_buf local; /* on the other host, in RAM */
 	size_t off; /* the range in both buffers */
 	size_t first, last; /* the pages it touches */
-	int resp_index; /* rxe_b's device index */
+	int mr_index; /* the device index of the MR's device */
 	struct hmm_dmirror_counters before; /* test_hmm's, before the transfer */
 };
 
@@ -99,29 +105,37 @@ FIXTURE_VARIANT(device_private)
 {
 	enum dp_op op;
 	size_t page, page_off, len; /* the range, in the NPAGES buffer */
-	bool aliases; /* rxe_b's ODP alias switch when the MR is registered */
+	/* The switch of the MR's device when the MR is registered */
+	bool aliases;
 	bool refuse; /* test_hmm refuses every alias (FAIL_ALIAS) */
 	/* Where the touched pages that were on the device are afterwards. */
 	enum dmirror_place touched;
 	/* Pages [0, dev_pages) move to the device, the others stay in RAM. */
 	size_t dev_pages;
+	/* The MR is on rxe_a, the requester: its local buffer */
+	bool requester;
 };
 
+#define DP_VARIANT(name, o, pg, off, length, on, no, place, ndev, req) \
+	FIXTURE_VARIANT_ADD(device_private, name)                      \
+	{                                                              \
+		.op = o, .page = pg, .page_off = off, .len = length,   \
+		.aliases = on, .refuse = no, .touched = place,         \
+		.dev_pages = ndev, .requester = req,                   \
+	}
+#define DEVICE_PRIVATE_VARIANT(name, o, pg, off, length, on, no, place) \
+	DP_VARIANT(name, o, pg, off, length, on, no, place, NPAGES, false)
 #define DEVICE_PRIVATE_SPLIT_VARIANT(name, o, pg, off, length, on, no, place, \
 				     ndev)                                    \
-	FIXTURE_VARIANT_ADD(device_private, name)                             \
-	{                                                                     \
-		.op = o, .page = pg, .page_off = off, .len = length,          \
-		.aliases = on, .refuse = no, .touched = place,                \
-		.dev_pages = ndev,                                            \
-	}
-#define DEVICE_PRIVATE_VARIANT(name, o, pg, off, length, on, no, place)       \
-	DEVICE_PRIVATE_SPLIT_VARIANT(name, o, pg, off, length, on, no, place, \
-				     NPAGES)
+	DP_VARIANT(name, o, pg, off, length, on, no, place, ndev, false)
+#define DEVICE_PRIVATE_REQUESTER_VARIANT(name, o, pg, off, length, on, no, \
+					 place)                            \
+	DP_VARIANT(name, o, pg, off, length, on, no, place, NPAGES, true)
 
 /*
- * Every operation with the outcome @outcome, which names @place, while
- * rxe_b's alias switch is @on.  Ranges of several pages start and end
+ * Every operation with the outcome @outcome, which names @place, while the
+ * alias switch of the MR's device (rxe_b; rxe_a for the requester's
+ * variants) is @on.  Ranges of several pages start and end
  * mid-page; the 8 bytes of an atomic sit at an 8-byte aligned place
  * inside a page, at its start or at its end.  Last, ranges over a buffer
  * whose first half is on the device and second half in RAM: pages 2-3 of
@@ -163,7 +177,16 @@ FIXTURE_VARIANT(device_private)
 		DP_RDMA_READ, 2, 1000, 3 * 4096 + 2000, on, no, place, 4);     \
 	DEVICE_PRIVATE_SPLIT_VARIANT(                                          \
 		send_into_device_pages_2_3_and_ram_pages_4_5_##outcome,        \
-		DP_SEND, 2, 1000, 3 * 4096 + 2000, on, no, place, 4)
+		DP_SEND, 2, 1000, 3 * 4096 + 2000, on, no, place, 4);          \
+	DEVICE_PRIVATE_REQUESTER_VARIANT(                                      \
+		rdma_write_from_requester_pages_1_to_4_##outcome,              \
+		DP_RDMA_WRITE, 1, 100, 3 * 4096 + 123, on, no, place);         \
+	DEVICE_PRIVATE_REQUESTER_VARIANT(                                      \
+		rdma_read_into_requester_pages_1_to_4_##outcome, DP_RDMA_READ, \
+		1, 100, 3 * 4096 + 123, on, no, place);                        \
+	DEVICE_PRIVATE_REQUESTER_VARIANT(                                      \
+		send_from_requester_pages_1_to_4_##outcome, DP_SEND, 1, 100,   \
+		3 * 4096 + 123, on, no, place)
 
 /*
  * Aliases on (rxe's default): umem_odp asks hmm_range_fault() for aliases
@@ -186,6 +209,22 @@ DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_with_aliases_off, false,
  */
 DEVICE_PRIVATE_VARIANTS(migrates_touched_pages_to_ram_when_owner_refuses, true,
 			true, DMIRROR_IN_RAM);
+/*
+ * A prefetch without fault (a snapshot) maps what it finds: aliases where
+ * it asks for them and the owner offers them, nothing otherwise; it never
+ * migrates.
+ */
+DEVICE_PRIVATE_VARIANT(prefetch_without_fault_pages_1_to_4_maps_aliases,
+		       DP_PREFETCH_NO_FAULT, 1, 100, 3 * 4096 + 123, true,
+		       false, DMIRROR_ON_DEVICE);
+DEVICE_PRIVATE_VARIANT(
+	prefetch_without_fault_pages_1_to_4_moves_nothing_with_aliases_off,
+	DP_PREFETCH_NO_FAULT, 1, 100, 3 * 4096 + 123, false, false,
+	DMIRROR_ON_DEVICE);
+DEVICE_PRIVATE_VARIANT(
+	prefetch_without_fault_pages_1_to_4_moves_nothing_when_owner_refuses,
+	DP_PREFETCH_NO_FAULT, 1, 100, 3 * 4096 + 123, true, true,
+	DMIRROR_ON_DEVICE);
 
 /*
  * Whether the MR's pages are where they should be: of the pages that were
@@ -217,6 +256,7 @@ FIXTURE_SETUP(device_private)
 	uint64_t export = HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
 			  (variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0);
 	bool was = true, registered;
+	struct odp_side *mr_side, *other;
 	char why[256] = "";
 
 	self->dmirror = -1;
@@ -226,30 +266,34 @@ FIXTURE_SETUP(device_private)
 	self->dmirror = open_dmirror(_metadata);
 	if (self->dmirror < 0)
 		return;
-	self->resp_index = ibv_get_device_index(self->pair.resp.ctx->device);
-	ASSERT_LE(0, self->resp_index);
+	mr_side = variant->requester ? &self->pair.req : &self->pair.resp;
+	other = variant->requester ? &self->pair.resp : &self->pair.req;
+	self->mr_index = ibv_get_device_index(mr_side->ctx->device);
+	ASSERT_LE(0, self->mr_index);
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
-	TH_LOG("%s, %zu B at +%zu: pages %zu-%zu of %d", op->name, variant->len,
-	       self->off, self->first, self->last, NPAGES);
+	TH_LOG("%s, %zu B at +%zu: pages %zu-%zu of %d, the MR on %s", op->name,
+	       variant->len, self->off, self->first, self->last, NPAGES,
+	       mr_side->name);
 
 	/* The MR under test, registered with the variant's switch */
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->resp_index, &was))
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->mr_index, &was))
 	TH_LOG("%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, variant->aliases))
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->mr_index, variant->aliases))
 	TH_LOG("%s", odp_reason());
-	registered = odp_buf_alloc(&self->dev, &self->pair.resp, size,
+	registered = odp_buf_alloc(&self->dev, mr_side, size,
 				   ODP_REMOTE_ACCESS | op->access |
 					   IBV_ACCESS_ON_DEMAND);
 	if (!registered)
 		snprintf(why, sizeof(why), "%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->resp_index, was))
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->mr_index, was))
 	TH_LOG("%s", odp_reason());
 	ASSERT_TRUE(registered) TH_LOG("%s", why);
 
-	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req, size,
-				IBV_ACCESS_LOCAL_WRITE));
+	ASSERT_OK(odp_buf_alloc(&self->local, other, size,
+				variant->requester ? ODP_REMOTE_ACCESS :
+						     IBV_ACCESS_LOCAL_WRITE));
 	migrate_to_device(_metadata, self->dmirror, self->dev.addr,
 			  variant->dev_pages, self->dev.seed);
 	ASSERT_TRUE(pages_are(self->dmirror, &self->dev, variant->dev_pages, 0,
@@ -293,6 +337,18 @@ static uint64_t pattern_u64(uint32_t seed, size_t off)
 	return v;
 }
 
+static enum ibv_advise_mr_advice prefetch_advice(enum dp_op op)
+{
+	switch (op) {
+	case DP_PREFETCH_WRITE:
+		return IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE;
+	case DP_PREFETCH_NO_FAULT:
+		return IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT;
+	default:
+		return IBV_ADVISE_MR_ADVICE_PREFETCH;
+	}
+}
+
 /* Posts the variant's operation; true once it completed. */
 static bool transfer(struct __test_metadata *_metadata,
 		     FIXTURE_DATA(device_private) * self,
@@ -301,6 +357,9 @@ static bool transfer(struct __test_metadata *_metadata,
 	const struct dp_op_desc *op = &dp_ops[variant->op];
 	struct odp_pair *p = &self->pair;
 	size_t off = self->off, len = variant->len;
+	/* The buffers behind rxe_a's and rxe_b's side of the operation */
+	struct odp_buf *a = variant->requester ? &self->dev : &self->local;
+	struct odp_buf *b = variant->requester ? &self->local : &self->dev;
 	uint64_t local_value = pattern_u64(self->local.seed, off);
 	uint8_t bytes[8];
 	struct ibv_wc wc;
@@ -312,12 +371,12 @@ static bool transfer(struct __test_metadata *_metadata,
 					variant->op == DP_RDMA_WRITE ?
 						IBV_WR_RDMA_WRITE :
 						IBV_WR_RDMA_READ,
-					&self->local, &self->dev, off, len, 1));
+					a, b, off, len, 1));
 		break;
 	case DP_SEND:
 	case DP_SEND_SRQ:
-		ASSERT_OK(odp_post_recv(&p->resp, &self->dev, off, len, 1));
-		ASSERT_OK(odp_post_send(&p->req, &self->local, off, len, 1));
+		ASSERT_OK(odp_post_recv(&p->resp, b, off, len, 1));
+		ASSERT_OK(odp_post_send(&p->req, a, off, len, 1));
 		break;
 	case DP_FETCH_ADD:
 		ASSERT_OK(odp_post_atomic(p, IBV_WR_ATOMIC_FETCH_AND_ADD,
@@ -339,12 +398,9 @@ static bool transfer(struct __test_metadata *_metadata,
 		break;
 	case DP_PREFETCH_WRITE:
 	case DP_PREFETCH_READ:
-		ASSERT_OK(odp_prefetch(
-			&p->resp, &self->dev,
-			variant->op == DP_PREFETCH_WRITE ?
-				IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE :
-				IBV_ADVISE_MR_ADVICE_PREFETCH,
-			off, len));
+	case DP_PREFETCH_NO_FAULT:
+		ASSERT_OK(odp_prefetch(&p->resp, &self->dev,
+				       prefetch_advice(variant->op), off, len));
 		/* Advice, not traffic: no completion on either side */
 		EXPECT_EQ(0, ibv_poll_cq(p->req.cq, 1, &wc));
 		EXPECT_EQ(0, ibv_poll_cq(p->resp.cq, 1, &wc));
@@ -370,6 +426,11 @@ TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 	unsigned int effect = dp_ops[variant->op].effect;
 	size_t size = NPAGES * odp_page_size(), off = self->off;
 	uint64_t sum, got;
+
+	/* On the requester, a WRITE or SEND reads the MR, a READ fills it */
+	if (variant->requester)
+		effect = (effect & DP_TO_DEV ? DP_TO_LOCAL : 0) |
+			 (effect & DP_TO_LOCAL ? DP_TO_DEV : 0);
 
 	if (!transfer(_metadata, self, variant))
 		return;
@@ -432,7 +493,7 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	offered = after.alias_offered - self->before.alias_offered;
 	refused = after.alias_refused - self->before.alias_refused;
 	/* test_hmm migrates one page per CPU fault of a base page. */
-	EXPECT_EQ(aliased ? 0ULL : touched,
+	EXPECT_EQ(variant->touched == DMIRROR_IN_RAM ? touched : 0,
 		  after.migrated_to_ram - self->before.migrated_to_ram);
 	/* Every touched page was looked up at least once, if asked for. */
 	if (aliased) {
