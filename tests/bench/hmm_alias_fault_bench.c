@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,37 +89,6 @@ struct bench {
 	unsigned int failures;
 };
 
-static void fail(struct bench *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void fail(struct bench *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("FAIL: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	b->failures++;
-}
-
-static _Noreturn void skip(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static _Noreturn void skip(const char *fmt, ...)
-{
-	bool fatal = odp_no_skip();
-	va_list ap;
-
-	fputs(fatal ? "FAIL (ODP_NO_SKIP=1): cannot run: " : "SKIP: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
-}
-
 /*
  * Snapshots the buffer through the exporter (no fault, so it moves
  * nothing) and checks that every page is @place: on the exporter, or in RAM.
@@ -131,7 +99,7 @@ static bool check_residency(struct bench *b, const char *what, void *buf,
 	if (dmirror_check_places(b->exporter, buf, b->npages, 0, b->npages - 1,
 				 place, place))
 		return true;
-	fail(b, "%s: %s", what, odp_reason());
+	odp_report_fail(&b->failures, "%s: %s", what, odp_reason());
 	return false;
 }
 
@@ -145,8 +113,9 @@ static bool read_counters(struct bench *b, const char *what,
 	if (!err)
 		err = dmirror_read_counters(b->importer, i);
 	if (err)
-		fail(b, "%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
-		     strerror(err));
+		odp_report_fail(&b->failures,
+				"%s: ioctl(HMM_DMIRROR_COUNTERS): %s", what,
+				strerror(err));
 	return !err;
 }
 
@@ -171,7 +140,8 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 	buf = mmap(NULL, size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
-		fail(b, "%s: mmap(%zu): %s", what, size, strerror(errno));
+		odp_report_fail(&b->failures, "%s: mmap(%zu): %s", what, size,
+				strerror(errno));
 		return;
 	}
 	/* Base pages: one alias or one migration per page, counted alike. */
@@ -186,14 +156,16 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 		err = dmirror_set_flags(b->importer,
 					HMM_DMIRROR_FLAG_IMPORT_ALIAS);
 	if (err) {
-		fail(b, "%s: ioctl(HMM_DMIRROR_FLAGS): %s", what,
-		     strerror(err));
+		odp_report_fail(&b->failures,
+				"%s: ioctl(HMM_DMIRROR_FLAGS): %s", what,
+				strerror(err));
 		goto out;
 	}
 	if (!dmirror_migrate_to_device(b->exporter, buf, b->npages,
 				       b->bounce)) {
-		fail(b, "%s: migration to the exporter: %s", what,
-		     odp_reason());
+		odp_report_fail(&b->failures,
+				"%s: migration to the exporter: %s", what,
+				odp_reason());
 		goto out;
 	}
 	if (!check_residency(b, what, buf, DMIRROR_ON_DEVICE))
@@ -209,8 +181,11 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 			  b->bounce, &cpages);
 	r->ms = odp_now_ms() - t0;
 	if (err || cpages != b->npages) {
-		fail(b, "%s: importer READ: %s, %" PRIu64 " of %zu pages", what,
-		     err ? strerror(err) : "ok", cpages, b->npages);
+		odp_report_fail(&b->failures,
+				"%s: importer READ: %s, %" PRIu64
+				" of %zu pages",
+				what, err ? strerror(err) : "ok", cpages,
+				b->npages);
 		goto out;
 	}
 
@@ -224,17 +199,22 @@ static void run_once(struct bench *b, enum mode mode, unsigned int rep,
 	r->ok = true;
 
 	if (odp_verify(b->bounce, 0, size, seed, NULL)) {
-		fail(b, "%s: bytes read: %s", what, odp_reason());
+		odp_report_fail(&b->failures, "%s: bytes read: %s", what,
+				odp_reason());
 		r->ok = false;
 	}
 	if (r->migrations != (alias ? 0 : b->npages)) {
-		fail(b, "%s: %" PRIu64 " pages migrated to RAM, expected %zu",
-		     what, r->migrations, alias ? 0 : b->npages);
+		odp_report_fail(&b->failures,
+				"%s: %" PRIu64
+				" pages migrated to RAM, expected %zu",
+				what, r->migrations, alias ? 0 : b->npages);
 		r->ok = false;
 	}
 	if (r->aliases != (alias ? b->npages : 0)) {
-		fail(b, "%s: %" PRIu64 " aliases handed out, expected %zu",
-		     what, r->aliases, alias ? b->npages : 0);
+		odp_report_fail(&b->failures,
+				"%s: %" PRIu64
+				" aliases handed out, expected %zu",
+				what, r->aliases, alias ? b->npages : 0);
 		r->ok = false;
 	}
 	if (!check_residency(b, what, buf, after))
@@ -479,7 +459,7 @@ static int open_dmirror(const char *path)
 	if (fd >= 0)
 		return fd;
 	if (dmirror_absent(-fd))
-		skip("%s", odp_reason());
+		odp_skip_exit("%s", odp_reason());
 	fprintf(stderr, "FAIL: %s\n", odp_reason());
 	exit(ODP_EXIT_FAIL);
 }
@@ -522,8 +502,9 @@ int main(int argc, char **argv)
 	/* Linux 7.3's test_hmm answers EINVAL to an unknown command. */
 	err = dmirror_read_counters(b.exporter, &c);
 	if (err == ENOTTY || err == EINVAL)
-		skip("%s has no HMM_DMIRROR_COUNTERS (%s): kernel without DMA-able aliases of device-private pages",
-		     b.exporter_path, strerror(err));
+		odp_skip_exit(
+			"%s has no HMM_DMIRROR_COUNTERS (%s): kernel without DMA-able aliases of device-private pages",
+			b.exporter_path, strerror(err));
 	if (err) {
 		fprintf(stderr, "FAIL: ioctl(HMM_DMIRROR_COUNTERS): %s\n",
 			strerror(err));
@@ -549,8 +530,9 @@ int main(int argc, char **argv)
 	/* The export flags belong to the device: leave them as found. */
 	err = dmirror_set_device_flags(b.exporter, 0);
 	if (err)
-		fail(&b, "resetting HMM_DMIRROR_DEVICE_FLAGS: %s",
-		     strerror(err));
+		odp_report_fail(&b.failures,
+				"resetting HMM_DMIRROR_DEVICE_FLAGS: %s",
+				strerror(err));
 
 	for (m = 0; m < NMODES; m++)
 		s[m] = summarize(&b, (enum mode)m);

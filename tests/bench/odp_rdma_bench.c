@@ -33,7 +33,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,7 +76,6 @@ struct bench {
 	unsigned int json_rows;
 	struct odp_pair pair;
 	int dmirror;
-	uint32_t resp_index;
 	unsigned int failures;
 };
 
@@ -89,71 +87,25 @@ struct result {
 	bool ok;
 };
 
-static void fail(struct bench *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void fail(struct bench *b, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("FAIL: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	b->failures++;
-}
-
-static _Noreturn void skip(const char *why)
-{
-	bool fatal = odp_no_skip();
-
-	fprintf(stderr, "%s%s\n",
-		fatal ? "FAIL (ODP_NO_SKIP=1): cannot run: " : "SKIP: ", why);
-	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
-}
-
 /*
  * A buffer of @size on rxe_b for @mode: its MR registered with the alias
- * switch on for MODE_ALIAS and off otherwise; filled before registration,
- * or after it when @fill_late (then rxe has mapped none of its pages).
+ * switch on for MODE_ALIAS and off otherwise.  @unmapped: then its pages
+ * are dropped and filled again, which invalidates what rxe mapped at
+ * registration, so that rxe has mapped none of them (first touch).
  */
 static bool dev_buf(struct bench *b, struct odp_buf *d, size_t size,
-		    enum mode mode, bool fill_late)
+		    enum mode mode, bool unmapped)
 {
-	int access = ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND;
-	bool was = true, ok;
-	int err;
-
-	err = rdma_nl_get_odp_alias(b->resp_index, &was);
-	if (!err)
-		err = rdma_nl_set_odp_alias(b->resp_index, mode == MODE_ALIAS);
-	if (err)
-		return odp_fail("the alias switch: %s", odp_reason());
-	if (fill_late) {
-		memset(d, 0, sizeof(*d));
-		d->addr = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		ok = d->addr != MAP_FAILED;
-		if (ok) {
-			d->size = size;
-			d->seed = odp_seed();
-			d->mr = odp_reg_mr(&b->pair.resp, d->addr, size,
-					   access);
-			ok = d->mr;
-			if (ok)
-				odp_fill(d->addr, size, d->seed);
-		} else {
-			d->addr = NULL;
-			odp_fail_errno(errno, "mmap(%zu B)", size);
-		}
-	} else {
-		ok = odp_buf_alloc(d, &b->pair.resp, size, access);
-	}
-	err = rdma_nl_set_odp_alias(b->resp_index, was);
-	if (err && ok)
-		return odp_fail("restoring the alias switch: %s", odp_reason());
-	return ok;
+	if (!odp_buf_alloc_aliases(d, &b->pair.resp, size,
+				   ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND,
+				   mode == MODE_ALIAS))
+		return false;
+	if (!unmapped)
+		return true;
+	if (madvise(d->addr, size, MADV_DONTNEED))
+		return odp_fail_errno(errno, "madvise(MADV_DONTNEED)");
+	odp_fill(d->addr, size, d->seed);
+	return true;
 }
 
 /* Moves the whole buffer to test_hmm's device (the "GPU" takes it). */
@@ -185,20 +137,11 @@ static bool take_back(struct bench *b, struct odp_buf *d, enum mode mode,
 static bool op(struct bench *b, enum ibv_wr_opcode opcode,
 	       struct odp_buf *local, struct odp_buf *d, size_t off, size_t len)
 {
-	double deadline = odp_now_ms() + (double)odp_wait_timeout_ms();
 	struct ibv_wc wc;
-	int n;
 
-	if (!odp_post_rdma(&b->pair, opcode, local, d, off, len, 1))
+	if (!odp_post_rdma(&b->pair, opcode, local, d, off, len, 1) ||
+	    !odp_spin_completion(&b->pair.req, &wc))
 		return false;
-	while ((n = ibv_poll_cq(b->pair.req.cq, 1, &wc)) == 0)
-		if (odp_now_ms() > deadline)
-			return odp_fail(
-				"%s of %zu B: no completion within %ld s",
-				odp_wr_opcode_name(opcode), len,
-				odp_wait_timeout_ms() / 1000);
-	if (n < 0)
-		return odp_fail_errno(-n, "ibv_poll_cq");
 	if (wc.status != IBV_WC_SUCCESS)
 		return odp_fail("%s of %zu B: %s", odp_wr_opcode_name(opcode),
 				len, odp_wc_status_name(wc.status));
@@ -242,13 +185,17 @@ static bool check_counts(struct bench *b, const char *what, enum mode mode,
 	double want = ping_pong && mode == MODE_MIGRATION ? (double)npages : 0;
 
 	if (r->migrations != want) {
-		fail(b, "%s: %.2f pages migrated per operation, expected %.0f",
-		     what, r->migrations, want);
+		odp_report_fail(
+			&b->failures,
+			"%s: %.2f pages migrated per operation, expected %.0f",
+			what, r->migrations, want);
 		return false;
 	}
 	if (ping_pong && mode == MODE_ALIAS && r->aliases < (double)npages) {
-		fail(b, "%s: %.2f aliases per operation, expected %zu or more",
-		     what, r->aliases, npages);
+		odp_report_fail(
+			&b->failures,
+			"%s: %.2f aliases per operation, expected %zu or more",
+			what, r->aliases, npages);
 		return false;
 	}
 	return true;
@@ -277,7 +224,7 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 	memset(&local, 0, sizeof(local));
 	memset(&check, 0, sizeof(check));
 	if (!ms || !bounce) {
-		fail(b, "out of memory");
+		odp_report_fail(&b->failures, "out of memory");
 		goto out;
 	}
 	if (!odp_buf_alloc(&local, &b->pair.req, size,
@@ -288,7 +235,8 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 	    (mode != MODE_HOST && !to_device(b, &d, bounce)) ||
 	    !op(b, opcode, &local, &d, 0, size) ||
 	    dmirror_read_counters(b->dmirror, &c0)) {
-		fail(b, "%s, setup: %s", what, odp_reason());
+		odp_report_fail(&b->failures, "%s, setup: %s", what,
+				odp_reason());
 		goto out;
 	}
 	for (i = 0; i < b->iters; i++) {
@@ -303,7 +251,8 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 			break;
 	}
 	if (i < b->iters || dmirror_read_counters(b->dmirror, &c1)) {
-		fail(b, "%s, operation %u: %s", what, i + 1, odp_reason());
+		odp_report_fail(&b->failures, "%s, operation %u: %s", what,
+				i + 1, odp_reason());
 		goto out;
 	}
 	r->migrations =
@@ -338,8 +287,8 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 	    !dev_buf(b, &d, size, mode, true) ||
 	    (mode != MODE_HOST && !to_device(b, &d, bounce)) ||
 	    dmirror_read_counters(b->dmirror, &c0)) {
-		fail(b, "first-touch %s setup: %s", mode_names[mode],
-		     odp_reason());
+		odp_report_fail(&b->failures, "first-touch %s setup: %s",
+				mode_names[mode], odp_reason());
 		goto out;
 	}
 	if (opcode == IBV_WR_RDMA_READ)
@@ -350,8 +299,8 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 			break;
 	r->median_ms = r->min_ms = odp_now_ms() - t0;
 	if (off < size || dmirror_read_counters(b->dmirror, &c1)) {
-		fail(b, "first-touch %s at +%zu: %s", mode_names[mode], off,
-		     odp_reason());
+		odp_report_fail(&b->failures, "first-touch %s at +%zu: %s",
+				mode_names[mode], off, odp_reason());
 		goto out;
 	}
 	r->migrations = (double)(c1.migrated_to_ram - c0.migrated_to_ram);
@@ -362,10 +311,12 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 	else
 		r->ok = !odp_verify(local.addr, 0, size, d.seed, NULL);
 	if (!r->ok)
-		fail(b, "first-touch %s: %s", mode_names[mode], odp_reason());
+		odp_report_fail(&b->failures, "first-touch %s: %s",
+				mode_names[mode], odp_reason());
 	if (r->migrations != (mode == MODE_MIGRATION ? (double)npages : 0)) {
-		fail(b, "first-touch %s: %.0f of %zu pages migrated",
-		     mode_names[mode], r->migrations, npages);
+		odp_report_fail(&b->failures,
+				"first-touch %s: %.0f of %zu pages migrated",
+				mode_names[mode], r->migrations, npages);
 		r->ok = false;
 	}
 out:
@@ -537,7 +488,6 @@ int main(int argc, char **argv)
 	unsigned int o, s, pp;
 	enum mode mode;
 	bool on;
-	int index;
 
 	parse_args(&b, argc, argv);
 	odp_seed_start(odp_seed_from_env());
@@ -548,7 +498,7 @@ int main(int argc, char **argv)
 	case ODP_OPEN_OK:
 		break;
 	case ODP_OPEN_ABSENT:
-		skip(odp_reason());
+		odp_skip_exit("%s", odp_reason());
 	case ODP_OPEN_FAILED:
 		fprintf(stderr, "FAIL: %s\n", odp_reason());
 		return ODP_EXIT_FAIL;
@@ -556,14 +506,13 @@ int main(int argc, char **argv)
 	b.dmirror = dmirror_open(odp_dmirror_path());
 	if (b.dmirror < 0) {
 		if (dmirror_absent(-b.dmirror))
-			skip(odp_reason());
+			odp_skip_exit("%s", odp_reason());
 		fprintf(stderr, "FAIL: %s\n", odp_reason());
 		return ODP_EXIT_FAIL;
 	}
-	index = ibv_get_device_index(b.pair.resp.ctx->device);
-	b.resp_index = index < 0 ? 0 : (uint32_t)index;
-	if (index < 0 || rdma_nl_get_odp_alias(b.resp_index, &on))
-		skip(index < 0 ? "rxe_b has no device index" : odp_reason());
+	/* A kernel without the series has no switch */
+	if (rdma_nl_get_odp_alias((uint32_t)b.pair.resp.index, &on))
+		odp_skip_exit("%s", odp_reason());
 	if (dmirror_set_device_flags(b.dmirror,
 				     HMM_DMIRROR_DEVICE_EXPORT_ALIAS)) {
 		fprintf(stderr, "FAIL: %s\n", odp_reason());
@@ -594,13 +543,15 @@ int main(int argc, char **argv)
 	printf("alias bw/host bw: host ms / alias ms (1.00: aliases as fast as host memory); speedup: migration ms / alias ms; mig/op: pages test_hmm migrated to RAM per operation (first-touch: in the pass)\n");
 
 	if (dmirror_set_device_flags(b.dmirror, 0))
-		fail(&b, "resetting test_hmm's flags: %s", odp_reason());
+		odp_report_fail(&b.failures, "resetting test_hmm's flags: %s",
+				odp_reason());
 	dmirror_close(b.dmirror);
 	odp_pair_close(&b.pair);
 	if (b.json)
 		fputs("\n]\n", b.json);
 	if (b.json && fclose(b.json))
-		fail(&b, "writing the JSON: %s", strerror(errno));
+		odp_report_fail(&b.failures, "writing the JSON: %s",
+				strerror(errno));
 	if (b.failures)
 		fprintf(stderr, "odp_rdma_bench: %u checks failed\n",
 			b.failures);

@@ -160,14 +160,8 @@ FIXTURE_SETUP(zero_length_mr)
 {
 	void *buf;
 
-	switch (odp_side_open(&self->side, odp_dev_a(), 0)) {
-	case ODP_OPEN_OK:
-		break;
-	case ODP_OPEN_ABSENT:
-		ODP_SKIP(return, "%s", odp_reason());
-	case ODP_OPEN_FAILED:
-		ASSERT_OK(false);
-	}
+	if (!open_side(_metadata, &self->side, odp_dev_a()))
+		return;
 	if ((variant->access & IBV_ACCESS_ON_DEMAND) &&
 	    !(self->side.attr.odp_caps.general_caps & IBV_ODP_SUPPORT))
 		ODP_SKIP(return, "%s has no ODP", self->side.name);
@@ -304,25 +298,15 @@ TEST_F(dmirror_migration, rejects_unaligned_address_and_moves_nothing)
 FIXTURE(odp_alias_switch)
 {
 	struct odp_side dev;
-	uint32_t index;
+	uint32_t index; /* dev's */
 	bool was; /* the switch as setup found it */
 };
 
 FIXTURE_SETUP(odp_alias_switch)
 {
-	int index;
-
-	switch (odp_side_open(&self->dev, odp_dev_b(), 0)) {
-	case ODP_OPEN_OK:
-		break;
-	case ODP_OPEN_ABSENT:
-		ODP_SKIP(return, "%s", odp_reason());
-	case ODP_OPEN_FAILED:
-		ASSERT_OK(false);
-	}
-	index = ibv_get_device_index(self->dev.ctx->device);
-	ASSERT_LE(0, index);
-	self->index = (uint32_t)index;
+	if (!open_side(_metadata, &self->dev, odp_dev_b()))
+		return;
+	self->index = (uint32_t)self->dev.index;
 	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->index, &self->was))
 	TH_LOG("%s", odp_reason());
 }

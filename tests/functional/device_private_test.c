@@ -97,7 +97,6 @@ FIXTURE(device_private)
 	struct odp_buf local; /* on the other host, in RAM */
 	size_t off; /* the range in both buffers */
 	size_t first, last; /* the pages it touches */
-	int mr_index; /* the device index of the MR's device */
 	struct hmm_dmirror_counters before; /* test_hmm's, before the transfer */
 };
 
@@ -255,9 +254,7 @@ FIXTURE_SETUP(device_private)
 	size_t page = odp_page_size(), size = NPAGES * page;
 	uint64_t export = HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
 			  (variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0);
-	bool was = true, registered;
 	struct odp_side *mr_side, *other;
-	char why[256] = "";
 
 	self->dmirror = -1;
 	if (!open_pair(_metadata, &self->pair, op->rc_odp_caps,
@@ -268,8 +265,6 @@ FIXTURE_SETUP(device_private)
 		return;
 	mr_side = variant->requester ? &self->pair.req : &self->pair.resp;
 	other = variant->requester ? &self->pair.resp : &self->pair.req;
-	self->mr_index = ibv_get_device_index(mr_side->ctx->device);
-	ASSERT_LE(0, self->mr_index);
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
@@ -278,18 +273,10 @@ FIXTURE_SETUP(device_private)
 	       mr_side->name);
 
 	/* The MR under test, registered with the variant's switch */
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->mr_index, &was))
-	TH_LOG("%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->mr_index, variant->aliases))
-	TH_LOG("%s", odp_reason());
-	registered = odp_buf_alloc(&self->dev, mr_side, size,
-				   ODP_REMOTE_ACCESS | op->access |
-					   IBV_ACCESS_ON_DEMAND);
-	if (!registered)
-		snprintf(why, sizeof(why), "%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->mr_index, was))
-	TH_LOG("%s", odp_reason());
-	ASSERT_TRUE(registered) TH_LOG("%s", why);
+	ASSERT_OK(odp_buf_alloc_aliases(&self->dev, mr_side, size,
+					ODP_REMOTE_ACCESS | op->access |
+						IBV_ACCESS_ON_DEMAND,
+					variant->aliases));
 
 	ASSERT_OK(odp_buf_alloc(&self->local, other, size,
 				variant->requester ? ODP_REMOTE_ACCESS :
@@ -515,7 +502,6 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 FIXTURE(odp_capability)
 {
 	struct odp_side dev;
-	uint32_t index;
 };
 
 FIXTURE_VARIANT(odp_capability)
@@ -533,19 +519,7 @@ FIXTURE_VARIANT_ADD(odp_capability, aliases_off){
 
 FIXTURE_SETUP(odp_capability)
 {
-	int index;
-
-	switch (odp_side_open(&self->dev, odp_dev_b(), 0)) {
-	case ODP_OPEN_OK:
-		break;
-	case ODP_OPEN_ABSENT:
-		ODP_SKIP(return, "%s", odp_reason());
-	case ODP_OPEN_FAILED:
-		ASSERT_OK(false);
-	}
-	index = ibv_get_device_index(self->dev.ctx->device);
-	ASSERT_LE(0, index);
-	self->index = (uint32_t)index;
+	open_side(_metadata, &self->dev, odp_dev_b());
 }
 
 FIXTURE_TEARDOWN(odp_capability)
@@ -557,11 +531,12 @@ TEST_F(odp_capability, follows_the_alias_switch)
 {
 	struct ibv_device_attr_ex attr;
 	bool was = true, on = !variant->aliases;
+	uint32_t index = (uint32_t)self->dev.index;
 	int err;
 
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(self->index, &was))
+	ASSERT_EQ(0, rdma_nl_get_odp_alias(index, &was))
 	TH_LOG("%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(self->index, variant->aliases))
+	ASSERT_EQ(0, rdma_nl_set_odp_alias(index, variant->aliases))
 	TH_LOG("%s", odp_reason());
 	/* No ASSERT until the switch is back */
 	err = ibv_query_device_ex(self->dev.ctx, NULL, &attr);
@@ -570,10 +545,10 @@ TEST_F(odp_capability, follows_the_alias_switch)
 		EXPECT_EQ(variant->aliases, !!(attr.odp_caps.general_caps &
 					       ODP_SUPPORT_DEVICE_PRIVATE));
 	}
-	EXPECT_EQ(0, rdma_nl_get_odp_alias(self->index, &on))
+	EXPECT_EQ(0, rdma_nl_get_odp_alias(index, &on))
 	TH_LOG("%s", odp_reason());
 	EXPECT_EQ(variant->aliases, on);
-	EXPECT_EQ(0, rdma_nl_set_odp_alias(self->index, was))
+	EXPECT_EQ(0, rdma_nl_set_odp_alias(index, was))
 	TH_LOG("%s", odp_reason());
 }
 

@@ -20,7 +20,6 @@
  */
 #include "odp_harness.h"
 
-#include "rdma_nl.h"
 #include "timing.h"
 
 #include <pthread.h>
@@ -122,9 +121,7 @@ FIXTURE_VARIANT_ADD(migration_race, aliases_off){
 FIXTURE_SETUP(migration_race)
 {
 	size_t page = odp_page_size(), size = NPAGES * page;
-	bool was = true, registered;
-	char why[256] = "";
-	int index, err;
+	int err;
 
 	self->dmirror = -1;
 	if (!open_pair(_metadata, &self->pair,
@@ -137,19 +134,9 @@ FIXTURE_SETUP(migration_race)
 	self->off = page + 1234;
 	self->len = 13 * page + 2345;
 
-	index = ibv_get_device_index(self->pair.resp.ctx->device);
-	ASSERT_LE(0, index);
-	ASSERT_EQ(0, rdma_nl_get_odp_alias(index, &was))
-	TH_LOG("%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(index, variant->aliases))
-	TH_LOG("%s", odp_reason());
-	registered = odp_buf_alloc(&self->dev, &self->pair.resp, size,
-				   ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND);
-	if (!registered)
-		snprintf(why, sizeof(why), "%s", odp_reason());
-	ASSERT_EQ(0, rdma_nl_set_odp_alias(index, was))
-	TH_LOG("%s", odp_reason());
-	ASSERT_TRUE(registered) TH_LOG("%s", why);
+	ASSERT_OK(odp_buf_alloc_aliases(
+		&self->dev, &self->pair.resp, size,
+		ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND, variant->aliases));
 
 	ASSERT_OK(odp_buf_alloc(&self->src, &self->pair.req, size,
 				IBV_ACCESS_LOCAL_WRITE));

@@ -93,6 +93,22 @@ static inline bool open_pair(struct __test_metadata *_metadata,
 	return true;
 }
 
+/* For a fixture's setup: opens the one device @name, as open_pair() two. */
+static inline bool open_side(struct __test_metadata *_metadata,
+			     struct odp_side *s, const char *name)
+{
+	switch (odp_side_open(s, name, 0)) {
+	case ODP_OPEN_OK:
+		return true;
+	case ODP_OPEN_ABSENT:
+		ODP_SKIP(return false, "%s", odp_reason());
+	case ODP_OPEN_FAILED:
+		break;
+	}
+	EXPECT_OK(false);
+	return false;
+}
+
 /* For a fixture's setup: opens odp_dmirror_path(); -1 when it cannot. */
 static inline int open_dmirror(struct __test_metadata *_metadata)
 {

@@ -3,6 +3,8 @@
  */
 #include "env.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* CMake passes these from tests/vm/topology.env. */
@@ -32,6 +34,31 @@ long odp_env_long(const char *name, long fallback)
 bool odp_no_skip(void)
 {
 	return odp_env_long("ODP_NO_SKIP", 0) != 0;
+}
+
+void odp_report_fail(unsigned int *failures, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("FAIL: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	(*failures)++;
+}
+
+void odp_skip_exit(const char *fmt, ...)
+{
+	bool fatal = odp_no_skip();
+	va_list ap;
+
+	fputs(fatal ? "FAIL (ODP_NO_SKIP=1): cannot run: " : "SKIP: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
 }
 
 const char *odp_dev_a(void)

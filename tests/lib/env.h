@@ -30,6 +30,16 @@ long odp_env_long(const char *name, long fallback);
  */
 bool odp_no_skip(void);
 
+/*
+ * For programs that are not kselftest harness tests (the benchmarks): a
+ * failed check, "FAIL: ..." on stderr, counted in *@failures; and a skip,
+ * "SKIP: ..." and exit ODP_EXIT_SKIP, or under ODP_NO_SKIP=1 a failure.
+ */
+void odp_report_fail(unsigned int *failures, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+_Noreturn void odp_skip_exit(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
 /* The RDMA devices of hosts A and B: $ODP_DEV_A, $ODP_DEV_B. */
 const char *odp_dev_a(void);
 const char *odp_dev_b(void);

@@ -4,6 +4,7 @@
 #include "verbs_pair.h"
 #include "env.h"
 #include "pattern.h"
+#include "rdma_nl.h"
 #include "reason.h"
 #include "timing.h"
 
@@ -137,6 +138,11 @@ enum odp_open odp_side_open(struct odp_side *s, const char *name,
 	if (!s->ctx)
 		return ODP_OPEN_FAILED;
 
+	s->index = ibv_get_device_index(s->ctx->device);
+	if (s->index < 0) {
+		odp_fail("%s: ibv_get_device_index() gives no index", name);
+		return ODP_OPEN_FAILED;
+	}
 	ret = ibv_query_device_ex(s->ctx, NULL, &s->attr);
 	if (ret) {
 		odp_fail_errno(ret, "ibv_query_device_ex(%s)", name);
@@ -410,6 +416,27 @@ bool odp_buf_alloc(struct odp_buf *b, struct odp_side *s, size_t size,
 	return b->mr != NULL;
 }
 
+bool odp_buf_alloc_aliases(struct odp_buf *b, struct odp_side *s, size_t size,
+			   int access, bool aliases)
+{
+	bool was = true, ok;
+	char why[256];
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	err = rdma_nl_get_odp_alias((uint32_t)s->index, &was);
+	if (!err)
+		err = rdma_nl_set_odp_alias((uint32_t)s->index, aliases);
+	if (err)
+		return false;
+	ok = odp_buf_alloc(b, s, size, access);
+	snprintf(why, sizeof(why), "%s", odp_reason());
+	err = rdma_nl_set_odp_alias((uint32_t)s->index, was);
+	if (!ok)
+		return odp_fail("%s", why);
+	return !err;
+}
+
 bool odp_buf_free(struct odp_buf *b)
 {
 	bool ok = odp_dereg_mr(b->mr);
@@ -438,6 +465,32 @@ static struct ibv_sge sge_of(const struct odp_buf *b, size_t off, size_t len)
 	};
 }
 
+/* A signaled send work request of @opcode on the one element @sge. */
+static struct ibv_send_wr signaled_wr(enum ibv_wr_opcode opcode,
+				      struct ibv_sge *sge, uint64_t wr_id)
+{
+	return (struct ibv_send_wr){
+		.wr_id = wr_id,
+		.sg_list = sge,
+		.num_sge = 1,
+		.opcode = opcode,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+}
+
+/* Posts @wr (one element) on s->qp. */
+static bool post_wr(struct odp_side *s, struct ibv_send_wr *wr, size_t off)
+{
+	struct ibv_send_wr *bad;
+	int ret = ibv_post_send(s->qp, wr, &bad);
+
+	if (!ret)
+		return true;
+	return odp_fail_errno(ret, "ibv_post_send(%s, %s, %u B at +%zu)",
+			      s->name, odp_wr_opcode_name(wr->opcode),
+			      wr->sg_list->length, off);
+}
+
 /*
  * Posts one signaled @opcode of @len bytes at offset @off of @b; an RDMA
  * WRITE or READ targets the same offset of @remote.
@@ -447,25 +500,13 @@ static bool post_send_wr(struct odp_side *s, enum ibv_wr_opcode opcode,
 			 size_t off, size_t len, uint64_t wr_id)
 {
 	struct ibv_sge sge = sge_of(b, off, len);
-	struct ibv_send_wr wr = {
-		.wr_id = wr_id,
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = opcode,
-		.send_flags = IBV_SEND_SIGNALED,
-	};
-	struct ibv_send_wr *bad;
-	int ret;
+	struct ibv_send_wr wr = signaled_wr(opcode, &sge, wr_id);
 
 	if (remote) {
 		wr.wr.rdma.remote_addr = (uintptr_t)(remote->addr + off);
 		wr.wr.rdma.rkey = remote->mr->rkey;
 	}
-	ret = ibv_post_send(s->qp, &wr, &bad);
-	if (!ret)
-		return true;
-	return odp_fail_errno(ret, "ibv_post_send(%s, %s, %zu B)", s->name,
-			      odp_wr_opcode_name(opcode), len);
+	return post_wr(s, &wr, off);
 }
 
 bool odp_post_rdma(struct odp_pair *p, enum ibv_wr_opcode opcode,
@@ -507,26 +548,13 @@ bool odp_post_atomic(struct odp_pair *p, enum ibv_wr_opcode opcode,
 		     uint64_t wr_id)
 {
 	struct ibv_sge sge = sge_of(local, off, sizeof(uint64_t));
-	struct ibv_send_wr wr = {
-		.wr_id = wr_id,
-		.sg_list = &sge,
-		.num_sge = 1,
-		.opcode = opcode,
-		.send_flags = IBV_SEND_SIGNALED,
-		.wr.atomic = {
-			.remote_addr = (uintptr_t)(remote->addr + off),
-			.compare_add = compare_add,
-			.swap = swap,
-			.rkey = remote->mr->rkey,
-		},
-	};
-	struct ibv_send_wr *bad;
-	int ret = ibv_post_send(p->req.qp, &wr, &bad);
+	struct ibv_send_wr wr = signaled_wr(opcode, &sge, wr_id);
 
-	if (!ret)
-		return true;
-	return odp_fail_errno(ret, "ibv_post_send(%s, %s at +%zu)", p->req.name,
-			      odp_wr_opcode_name(opcode), off);
+	wr.wr.atomic.remote_addr = (uintptr_t)(remote->addr + off);
+	wr.wr.atomic.compare_add = compare_add;
+	wr.wr.atomic.swap = swap;
+	wr.wr.atomic.rkey = remote->mr->rkey;
+	return post_wr(&p->req, &wr, off);
 }
 
 /* Ends an ibv_wr_start() batch of one work request. */
@@ -588,7 +616,7 @@ long odp_wait_timeout_ms(void)
 	return odp_env_long("ODP_WC_TIMEOUT_S", 10) * 1000;
 }
 
-bool odp_poll_completion(struct odp_side *s, struct ibv_wc *wc)
+static bool wait_completion(struct odp_side *s, struct ibv_wc *wc, bool spin)
 {
 	double deadline = odp_now_ms() + (double)odp_wait_timeout_ms();
 	int n;
@@ -597,11 +625,22 @@ bool odp_poll_completion(struct odp_side *s, struct ibv_wc *wc)
 		if (odp_now_ms() > deadline)
 			return odp_fail("%s: no completion within %ld s",
 					s->name, odp_wait_timeout_ms() / 1000);
-		odp_pause_briefly();
+		if (!spin)
+			odp_pause_briefly();
 	}
 	if (n < 0)
 		return odp_fail_errno(-n, "ibv_poll_cq(%s)", s->name);
 	return true;
+}
+
+bool odp_poll_completion(struct odp_side *s, struct ibv_wc *wc)
+{
+	return wait_completion(s, wc, false);
+}
+
+bool odp_spin_completion(struct odp_side *s, struct ibv_wc *wc)
+{
+	return wait_completion(s, wc, true);
 }
 
 bool odp_wait_qp_state(struct odp_side *s, enum ibv_qp_state state,

@@ -19,6 +19,7 @@
 
 struct odp_side {
 	const char *name; /* IB device name, e.g. rxe_a */
+	int index; /* ibv_get_device_index(): the kernel's, for rdma netlink */
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct ibv_cq *cq;
@@ -65,7 +66,7 @@ enum odp_open {
 
 /*
  * Opens the device @name with a PD, no QP; its port 1 must be active with
- * a RoCE v2 IPv4 GID.  @rc_odp_caps (IBV_ODP_SUPPORT_*) must all be
+ * a RoCE v2 IPv4 GID, and the kernel must give its device index.  @rc_odp_caps (IBV_ODP_SUPPORT_*) must all be
  * supported for RC, or the device counts as absent.
  */
 enum odp_open odp_side_open(struct odp_side *s, const char *name,
@@ -107,6 +108,13 @@ struct odp_buf {
 
 bool odp_buf_alloc(struct odp_buf *b, struct odp_side *s, size_t size,
 		   int access);
+/*
+ * odp_buf_alloc() while the ODP alias switch of @s's device is @aliases:
+ * an MR keeps the choice it was registered with, so the switch goes back
+ * to what it was right after, whether the registration worked or not.
+ */
+bool odp_buf_alloc_aliases(struct odp_buf *b, struct odp_side *s, size_t size,
+			   int access, bool aliases);
 bool odp_buf_free(struct odp_buf *b);
 
 /*
@@ -167,6 +175,8 @@ long odp_wait_timeout_ms(void);
 
 /* Waits for one completion on s->cq and stores it in @wc. */
 bool odp_poll_completion(struct odp_side *s, struct ibv_wc *wc);
+/* The same, busy-polling: what a timed wait needs (no sleep to round up). */
+bool odp_spin_completion(struct odp_side *s, struct ibv_wc *wc);
 
 /*
  * Waits for s->qp to reach @state; *@last (may be NULL) gets the state it
