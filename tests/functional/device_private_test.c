@@ -21,6 +21,8 @@
  * that fails later leaves nothing changed but test_hmm's export flags, which
  * matter only to importers that ask for aliases and are reset by teardown.
  */
+#include <inttypes.h>
+
 #include "odp_harness.h"
 
 #include "rdma_nl.h"
@@ -98,6 +100,9 @@ FIXTURE(device_private)
 	size_t off; /* the range in both buffers */
 	size_t first, last; /* the pages it touches */
 	struct hmm_dmirror_counters before; /* test_hmm's, before the transfer */
+	struct odp_side *mr_side; /* the MR's host */
+	struct rdma_nl_odp_mr mr_before; /* the MR's ODP counters, likewise */
+	struct rdma_odp_dev dev_before; /* those of its device */
 };
 
 FIXTURE_VARIANT(device_private)
@@ -264,6 +269,7 @@ FIXTURE_SETUP(device_private)
 	if (self->dmirror < 0)
 		return;
 	mr_side = variant->requester ? &self->pair.req : &self->pair.resp;
+	self->mr_side = mr_side;
 	other = variant->requester ? &self->pair.resp : &self->pair.req;
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
@@ -288,6 +294,12 @@ FIXTURE_SETUP(device_private)
 	TH_LOG("before: pages 0-%zu are device-private: %s",
 	       variant->dev_pages - 1, odp_reason());
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &self->before))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_get_odp_mr((uint32_t)mr_side->index,
+					self->dev.mr->rkey, &self->mr_before))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_get_odp_dev((uint32_t)mr_side->index,
+					 mr_side->port, &self->dev_before))
 	TH_LOG("%s", odp_reason());
 	/* Last: the only state that outlives a setup that fails */
 	ASSERT_EQ(0, dmirror_set_device_flags(self->dmirror, export))
@@ -493,6 +505,97 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	} else {
 		EXPECT_EQ(0ULL, refused);
 	}
+}
+
+/*
+ * What the MR's counters and its device's say, against what happened: its
+ * registration mapped every page, then migrating pages 0..dev_pages-1 to the
+ * device invalidated exactly those; the operation mapped the touched device
+ * pages as aliases, or had them migrated (a fallback when an alias was asked
+ * for), or mapped them in no way (PREFETCH_NO_FAULT without an alias).  The
+ * device saw no other ODP traffic, so its counters moved as the MR's did.
+ */
+TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
+	       ODP_TEST_TIMEOUT)
+{
+	bool prefetch = variant->op == DP_PREFETCH_WRITE ||
+			variant->op == DP_PREFETCH_READ ||
+			variant->op == DP_PREFETCH_NO_FAULT;
+	bool aliased = variant->aliases && !variant->refuse;
+	size_t last = self->last < variant->dev_pages ? self->last :
+							variant->dev_pages - 1;
+	const struct rdma_nl_odp_mr *b = &self->mr_before;
+	const struct rdma_odp_dev *db = &self->dev_before;
+	struct rdma_nl_odp_mr mr;
+	struct rdma_odp_dev dev;
+	uint64_t touched;
+
+	ASSERT_LE(self->first, last);
+	touched = last - self->first + 1;
+	EXPECT_EQ(variant->aliases, b->alias_on)
+	TH_LOG("the MR kept the switch it was registered with");
+	EXPECT_EQ(0ULL, b->page_faults);
+	EXPECT_EQ(0ULL, b->alias_pages + b->alias_fallbacks)
+	TH_LOG("registered over RAM: no alias, no fallback");
+	EXPECT_EQ(variant->dev_pages, b->page_invalidations)
+	TH_LOG("moving pages 0-%zu to the device unmapped each once",
+	       variant->dev_pages - 1);
+
+	if (!transfer(_metadata, self, variant))
+		return;
+	ASSERT_EQ(0, rdma_nl_get_odp_mr((uint32_t)self->mr_side->index,
+					self->dev.mr->rkey, &mr))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, rdma_nl_get_odp_dev((uint32_t)self->mr_side->index,
+					 self->mr_side->port, &dev))
+	TH_LOG("%s", odp_reason());
+	TH_LOG("MR: %" PRIu64 " pages faulted (%" PRIu64 " faults), %" PRIu64
+	       " prefetched, %" PRIu64 " invalidated, %" PRIu64
+	       " aliases, %" PRIu64 " fallbacks; %" PRIu64 " touched",
+	       mr.page_faults - b->page_faults,
+	       mr.page_faults_handled - b->page_faults_handled,
+	       mr.page_prefetch - b->page_prefetch,
+	       mr.page_invalidations - b->page_invalidations,
+	       mr.alias_pages - b->alias_pages,
+	       mr.alias_fallbacks - b->alias_fallbacks, touched);
+
+	/* Exact: HMM counts each page it migrated in place of an alias */
+	EXPECT_EQ(variant->aliases && variant->touched == DMIRROR_IN_RAM ?
+			  touched :
+			  0,
+		  mr.alias_fallbacks - b->alias_fallbacks);
+	if (!aliased) {
+		EXPECT_EQ(0ULL, mr.alias_pages - b->alias_pages);
+	} else if (prefetch) {
+		/* One call maps the range, once each */
+		EXPECT_EQ(touched, mr.alias_pages - b->alias_pages);
+	} else {
+		/* Each packet maps its pages: one may count more than once */
+		EXPECT_LE(touched, mr.alias_pages - b->alias_pages);
+	}
+	if (prefetch) {
+		EXPECT_EQ(0ULL, mr.page_faults - b->page_faults);
+		EXPECT_EQ(self->last - self->first + 1,
+			  mr.page_prefetch - b->page_prefetch);
+	} else {
+		EXPECT_LE(touched, mr.page_faults - b->page_faults);
+		EXPECT_LE(1ULL,
+			  mr.page_faults_handled - b->page_faults_handled);
+		EXPECT_EQ(0ULL, mr.page_prefetch - b->page_prefetch);
+	}
+	/* A migration the operation caused unmapped nothing: not mapped */
+	EXPECT_EQ(0ULL, mr.page_invalidations - b->page_invalidations);
+
+	EXPECT_EQ(mr.page_faults - b->page_faults,
+		  dev.page_faults - db->page_faults);
+	EXPECT_EQ(mr.page_prefetch - b->page_prefetch,
+		  dev.page_prefetch - db->page_prefetch);
+	EXPECT_EQ(mr.page_invalidations - b->page_invalidations,
+		  dev.page_invalidations - db->page_invalidations);
+	EXPECT_EQ(mr.alias_pages - b->alias_pages,
+		  dev.alias_pages - db->alias_pages);
+	EXPECT_EQ(mr.alias_fallbacks - b->alias_fallbacks,
+		  dev.alias_fallbacks - db->alias_fallbacks);
 }
 
 /*

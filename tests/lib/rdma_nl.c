@@ -4,7 +4,10 @@
 #include "rdma_nl.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,7 +19,8 @@
 
 #include "reason.h"
 
-#define NL_BUF 8192
+/* A dump message holds as many resources as fit in 32 KiB at most */
+#define NL_BUF 65536
 
 struct nl_req {
 	struct nlmsghdr nh;
@@ -79,27 +83,32 @@ static const char *ext_msg(const struct nlmsghdr *nh)
 	return (const char *)a + NLA_HDRLEN;
 }
 
+/* Called for each reply message but errors and NLMSG_DONE; 0 to go on */
+typedef int (*nl_reply_fn)(const struct nlmsghdr *nh, void *arg);
+
 /*
- * Sends @r and reads the replies: the attribute @want of the first reply
- * message into @val (when @want is not 0), then the ACK.  0 or an errno;
- * ENODATA when the reply lacks @want.
+ * Sends @r and passes each reply message to @fn (when not NULL) until the
+ * ACK or NLMSG_DONE.  0, the first error @fn returned, or an errno.
  */
-static int transact(struct nl_req *r, const char *what, uint16_t want,
-		    uint8_t *val)
+static int transact(struct nl_req *r, const char *what, nl_reply_fn fn,
+		    void *arg)
 {
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct timeval timeout = { .tv_sec = 10 };
-	union {
-		struct nlmsghdr nh;
-		char bytes[NL_BUF];
-	} buf;
 	int fd, err = 0, one = 1;
-	bool found = false, done = false;
+	bool done = false;
+	char *buf;
 
+	buf = malloc(NL_BUF);
+	if (!buf) {
+		odp_fail("%s: no memory for the replies", what);
+		return ENOMEM;
+	}
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_RDMA);
 	if (fd < 0) {
 		err = errno;
 		odp_fail_errno(err, "socket(NETLINK_RDMA)");
+		free(buf);
 		return err;
 	}
 	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -113,7 +122,7 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 		goto out;
 	}
 	while (!done) {
-		ssize_t n = recv(fd, buf.bytes, sizeof(buf.bytes), MSG_TRUNC);
+		ssize_t n = recv(fd, buf, NL_BUF, MSG_TRUNC);
 		struct nlmsghdr *nh;
 
 		if (n <= 0) {
@@ -121,12 +130,13 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 			odp_fail_errno(err, "%s: recv", what);
 			goto out;
 		}
-		if ((size_t)n > sizeof(buf.bytes)) {
+		if (n > NL_BUF) {
 			err = EMSGSIZE;
 			odp_fail("%s: a %zd-byte reply", what, n);
 			goto out;
 		}
-		for (nh = &buf.nh; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, n);
+		     nh = NLMSG_NEXT(nh, n)) {
 			if (nh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(nh);
 
@@ -137,9 +147,12 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 					done = true;
 					break;
 				}
-				err = -e->error;
-				if (err)
-					odp_fail_errno(err, "%s%s%s", what,
+				/* An error of @fn's comes first */
+				if (!err)
+					err = -e->error;
+				if (e->error)
+					odp_fail_errno(-e->error, "%s%s%s",
+						       what,
 						       *ext_msg(nh) ? ": " : "",
 						       ext_msg(nh));
 				done = true;
@@ -149,24 +162,35 @@ static int transact(struct nl_req *r, const char *what, uint16_t want,
 				done = true;
 				break;
 			}
-			if (want && !found) {
-				const struct nlattr *a =
-					find_attr(nh, NLMSG_HDRLEN, want);
-
-				found = a && a->nla_len > NLA_HDRLEN;
-				if (found)
-					*val = *((const uint8_t *)a +
-						 NLA_HDRLEN);
-			}
+			if (fn && !err)
+				err = fn(nh, arg);
 		}
-	}
-	if (!err && want && !found) {
-		err = ENODATA;
-		odp_fail("%s: the reply has no attribute %u", what, want);
 	}
 out:
 	close(fd);
+	free(buf);
 	return err;
+}
+
+struct want_u8 {
+	uint16_t type;
+	bool found;
+	uint8_t val;
+};
+
+/* The u8 attribute @type of the first reply that has it */
+static int get_u8(const struct nlmsghdr *nh, void *arg)
+{
+	struct want_u8 *w = arg;
+	const struct nlattr *a;
+
+	if (w->found)
+		return 0;
+	a = find_attr(nh, NLMSG_HDRLEN, w->type);
+	w->found = a && a->nla_len > NLA_HDRLEN;
+	if (w->found)
+		w->val = *((const uint8_t *)a + NLA_HDRLEN);
+	return 0;
 }
 
 static void init_req(struct nl_req *r, uint32_t op, uint32_t index)
@@ -179,14 +203,13 @@ static void init_req(struct nl_req *r, uint32_t op, uint32_t index)
 
 int rdma_nl_get_odp_alias(uint32_t index, bool *on)
 {
+	struct want_u8 w = { .type = RDMA_NLDEV_ATTR_DEV_ODP_ALIAS };
 	struct nl_req r;
-	uint8_t val = 0;
 	int err;
 
 	init_req(&r, RDMA_NLDEV_CMD_GET, index);
-	err = transact(&r, "RDMA_NLDEV_CMD_GET", RDMA_NLDEV_ATTR_DEV_ODP_ALIAS,
-		       &val);
-	if (err == ENODATA) {
+	err = transact(&r, "RDMA_NLDEV_CMD_GET", get_u8, &w);
+	if (!err && !w.found) {
 		odp_fail(
 			"device %u reports no RDMA_NLDEV_ATTR_DEV_ODP_ALIAS: "
 			"it cannot map aliases, or the kernel lacks the series",
@@ -194,7 +217,7 @@ int rdma_nl_get_odp_alias(uint32_t index, bool *on)
 		return EOPNOTSUPP;
 	}
 	if (!err)
-		*on = val;
+		*on = w.val;
 	return err;
 }
 
@@ -207,5 +230,245 @@ int rdma_nl_set_odp_alias(uint32_t index, uint8_t value)
 	put_attr(&r, RDMA_NLDEV_ATTR_DEV_ODP_ALIAS, &value, sizeof(value));
 	snprintf(what, sizeof(what),
 		 "RDMA_NLDEV_CMD_SET device %u odp alias %u", index, value);
-	return transact(&r, what, 0, NULL);
+	return transact(&r, what, NULL, NULL);
+}
+
+/* The attributes nested in @nest, one after the other */
+#define for_each_nested(a, nest, left)                                        \
+	for ((left) = (nest)->nla_len - NLA_HDRLEN,                           \
+	    (a) = (const struct nlattr *)((const char *)(nest) + NLA_HDRLEN); \
+	     (left) >= NLA_HDRLEN && (a)->nla_len >= NLA_HDRLEN &&            \
+	     (a)->nla_len <= (left);                                          \
+	     (left) -= NLA_ALIGN((a)->nla_len),                               \
+	    (a) = (const struct nlattr *)((const char *)(a) +                 \
+					  NLA_ALIGN((a)->nla_len)))
+
+static const struct nlattr *nested(const struct nlattr *nest, uint16_t type)
+{
+	const struct nlattr *a;
+	int left;
+
+	for_each_nested(a, nest, left) {
+		if ((a->nla_type & NLA_TYPE_MASK) == type)
+			return a;
+	}
+	return NULL;
+}
+
+/* A NUL-terminated string attribute's value, NULL if it is not one */
+static const char *attr_str(const struct nlattr *a)
+{
+	const char *v = (const char *)a + NLA_HDRLEN;
+
+	if (a->nla_len <= NLA_HDRLEN || v[a->nla_len - NLA_HDRLEN - 1])
+		return NULL;
+	return v;
+}
+
+struct want_mr {
+	uint32_t rkey;
+	bool found; /* the MR */
+	unsigned int counters; /* of its ODP counters found */
+	struct rdma_nl_odp_mr *mr;
+};
+
+static void odp_mr_value(struct want_mr *w, const char *name, uint64_t v)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+#define F(f) { #f, offsetof(struct rdma_nl_odp_mr, f) }
+		F(page_faults),	       F(page_faults_handled),
+		F(page_invalidations), F(page_invalidations_handled),
+		F(page_prefetch),      F(alias_pages),
+		F(alias_fallbacks),
+#undef F
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(name, fields[i].name))
+			continue;
+		memcpy((char *)w->mr + fields[i].off, &v, sizeof(v));
+		w->counters++;
+	}
+}
+
+/*
+ * The driver attributes of an MR: pairs of a name (DRIVER_STRING) and a
+ * value (DRIVER_U64 or DRIVER_STRING), a print type maybe in between.
+ */
+static void odp_mr_driver_attrs(struct want_mr *w, const struct nlattr *drv)
+{
+	const char *name = NULL, *str;
+	const struct nlattr *a;
+	uint64_t v;
+	int left;
+
+	for_each_nested(a, drv, left) {
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case RDMA_NLDEV_ATTR_DRIVER_STRING:
+			str = attr_str(a);
+			if (!name) {
+				name = str;
+				break;
+			}
+			if (str && !strcmp(name, "odp_alias"))
+				w->mr->alias_on = !strcmp(str, "on");
+			name = NULL;
+			break;
+		case RDMA_NLDEV_ATTR_DRIVER_U64:
+			if (name && a->nla_len >= NLA_HDRLEN + sizeof(v)) {
+				memcpy(&v, (const char *)a + NLA_HDRLEN,
+				       sizeof(v));
+				odp_mr_value(w, name, v);
+			}
+			name = NULL;
+			break;
+		case RDMA_NLDEV_ATTR_DRIVER_S32:
+		case RDMA_NLDEV_ATTR_DRIVER_U32:
+		case RDMA_NLDEV_ATTR_DRIVER_S64:
+			name = NULL;
+			break;
+		default: /* the print type, padding */
+			break;
+		}
+	}
+}
+
+/* One message of the MR dump: a table of MR entries */
+static int find_mr(const struct nlmsghdr *nh, void *arg)
+{
+	const struct nlattr *table, *entry;
+	struct want_mr *w = arg;
+	int left;
+
+	table = find_attr(nh, NLMSG_HDRLEN, RDMA_NLDEV_ATTR_RES_MR);
+	if (!table || w->found)
+		return 0;
+	for_each_nested(entry, table, left) {
+		const struct nlattr *key, *drv;
+		uint32_t rkey;
+
+		key = nested(entry, RDMA_NLDEV_ATTR_RES_RKEY);
+		if (!key || key->nla_len < NLA_HDRLEN + sizeof(rkey))
+			continue;
+		memcpy(&rkey, (const char *)key + NLA_HDRLEN, sizeof(rkey));
+		if (rkey != w->rkey)
+			continue;
+		w->found = true;
+		drv = nested(entry, RDMA_NLDEV_ATTR_DRIVER);
+		if (drv)
+			odp_mr_driver_attrs(w, drv);
+		break;
+	}
+	return 0;
+}
+
+int rdma_nl_get_odp_mr(uint32_t index, uint32_t rkey, struct rdma_nl_odp_mr *mr)
+{
+	struct want_mr w = { .rkey = rkey, .mr = mr };
+	struct nl_req r;
+	char what[64];
+	int err;
+
+	memset(mr, 0, sizeof(*mr));
+	init_req(&r, RDMA_NLDEV_CMD_RES_MR_GET, index);
+	r.nh.nlmsg_flags = NLM_F_DUMP;
+	snprintf(what, sizeof(what), "RDMA_NLDEV_CMD_RES_MR_GET device %u",
+		 index);
+	err = transact(&r, what, find_mr, &w);
+	if (err)
+		return err;
+	if (!w.found) {
+		odp_fail("device %u has no MR with rkey 0x%x", index, rkey);
+		return ENOENT;
+	}
+	if (w.counters != 7) {
+		odp_fail("the MR with rkey 0x%x reports %u of the 7 ODP "
+			 "counters: not ODP, or a kernel without them",
+			 rkey, w.counters);
+		return ENODATA;
+	}
+	return 0;
+}
+
+struct want_stats {
+	unsigned int found;
+	struct rdma_odp_dev *dev;
+};
+
+static void odp_dev_value(struct want_stats *w, const char *name, uint64_t v)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+#define F(f) { "odp_" #f, offsetof(struct rdma_odp_dev, f) }
+		F(page_faults), F(page_invalidations), F(page_prefetch),
+		F(alias_pages), F(alias_fallbacks),
+#undef F
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (strcmp(name, fields[i].name))
+			continue;
+		memcpy((char *)w->dev + fields[i].off, &v, sizeof(v));
+		w->found++;
+	}
+}
+
+/* The port's hw counters: a table of (name, value) entries */
+static int find_stats(const struct nlmsghdr *nh, void *arg)
+{
+	const struct nlattr *table, *entry;
+	struct want_stats *w = arg;
+	int left;
+
+	table = find_attr(nh, NLMSG_HDRLEN, RDMA_NLDEV_ATTR_STAT_HWCOUNTERS);
+	if (!table)
+		return 0;
+	for_each_nested(entry, table, left) {
+		const struct nlattr *name, *value;
+		const char *str;
+		uint64_t v;
+
+		name = nested(entry, RDMA_NLDEV_ATTR_STAT_HWCOUNTER_ENTRY_NAME);
+		value = nested(entry,
+			       RDMA_NLDEV_ATTR_STAT_HWCOUNTER_ENTRY_VALUE);
+		if (!name || !value || value->nla_len < NLA_HDRLEN + sizeof(v))
+			continue;
+		str = attr_str(name);
+		if (!str)
+			continue;
+		memcpy(&v, (const char *)value + NLA_HDRLEN, sizeof(v));
+		odp_dev_value(w, str, v);
+	}
+	return 0;
+}
+
+int rdma_nl_get_odp_dev(uint32_t index, uint32_t port, struct rdma_odp_dev *dev)
+{
+	struct want_stats w = { .dev = dev };
+	struct nl_req r;
+	char what[64];
+	int err;
+
+	memset(dev, 0, sizeof(*dev));
+	init_req(&r, RDMA_NLDEV_CMD_STAT_GET, index);
+	put_attr(&r, RDMA_NLDEV_ATTR_PORT_INDEX, &port, sizeof(port));
+	snprintf(what, sizeof(what),
+		 "RDMA_NLDEV_CMD_STAT_GET device %u port %u", index, port);
+	err = transact(&r, what, find_stats, &w);
+	if (err)
+		return err;
+	if (w.found != 5) {
+		odp_fail("device %u port %u reports %u of the 5 ODP hw "
+			 "counters: a kernel without them?",
+			 index, port, w.found);
+		return ENODATA;
+	}
+	return 0;
 }

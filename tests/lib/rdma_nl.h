@@ -26,4 +26,40 @@ int rdma_nl_get_odp_alias(uint32_t index, bool *on);
  */
 int rdma_nl_set_odp_alias(uint32_t index, uint8_t value);
 
+/*
+ * The ODP counters of one MR, as "rdma resource show mr -dd" shows them:
+ * the driver attributes of the MR resource (rxe, with the series).  Pages
+ * count each time a fault, prefetch or invalidation covers them while
+ * unmapped (faults, prefetches) or mapped (invalidations).
+ */
+struct rdma_nl_odp_mr {
+	bool alias_on; /* the MR asks for aliases ("odp_alias") */
+	uint64_t page_faults, page_faults_handled;
+	uint64_t page_invalidations, page_invalidations_handled;
+	uint64_t page_prefetch;
+	uint64_t alias_pages; /* mapped as aliases of device private pages */
+	uint64_t alias_fallbacks; /* migrated although an alias was asked */
+};
+
+/*
+ * Reads them for the MR with @rkey of device @index (CAP_NET_ADMIN: the
+ * kernel shows keys to it only).  ENOENT when no MR has that key, ENODATA
+ * when it has no ODP counters (not an ODP MR, or a kernel without them).
+ */
+int rdma_nl_get_odp_mr(uint32_t index, uint32_t rkey,
+		       struct rdma_nl_odp_mr *mr);
+
+/*
+ * A device's ODP counters, among its port's hw counters, as "rdma statistic
+ * show link DEV/PORT" shows them (rxe, with the series).
+ */
+struct rdma_odp_dev {
+	uint64_t page_faults, page_invalidations, page_prefetch;
+	uint64_t alias_pages, alias_fallbacks;
+};
+
+/* Reads them for port @port of device @index; ENODATA if it has none. */
+int rdma_nl_get_odp_dev(uint32_t index, uint32_t port,
+			struct rdma_odp_dev *dev);
+
 #endif
