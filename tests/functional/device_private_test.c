@@ -112,6 +112,12 @@ FIXTURE_VARIANT(device_private)
 	/* The switch of the MR's device when the MR is registered */
 	bool aliases;
 	bool refuse; /* test_hmm refuses every alias (FAIL_ALIAS) */
+	/*
+	 * test_hmm refuses the aliases of pages at odd virtual page numbers
+	 * (FAIL_ALIAS_ODD): those of the touched pages migrate, the others
+	 * stay on the device; @touched names where the refused ones end.
+	 */
+	bool refuse_odd;
 	/* Where the touched pages that were on the device are afterwards. */
 	enum dmirror_place touched;
 	/* Pages [0, dev_pages) move to the device, the others stay in RAM. */
@@ -225,6 +231,28 @@ DEVICE_PRIVATE_VARIANT(
 	prefetch_without_fault_pages_1_to_4_moves_nothing_with_aliases_off,
 	DP_PREFETCH_NO_FAULT, 1, 100, 3 * 4096 + 123, false, false,
 	DMIRROR_ON_DEVICE);
+/*
+ * Aliases on, the owner refusing every other page: a refusal costs that
+ * page alone, the pages around it in the same fault keep their aliases.
+ */
+#define DEVICE_PRIVATE_ODD_VARIANT(name, o)                                 \
+	FIXTURE_VARIANT_ADD(device_private, name)                           \
+	{                                                                   \
+		.op = o, .page = 1, .page_off = 100, .len = 4 * 4096 + 123, \
+		.aliases = true, .refuse_odd = true,                        \
+		.touched = DMIRROR_IN_RAM, .dev_pages = NPAGES,             \
+	}
+DEVICE_PRIVATE_ODD_VARIANT(
+	rdma_write_into_pages_1_to_5_migrates_only_pages_the_owner_refuses,
+	DP_RDMA_WRITE);
+DEVICE_PRIVATE_ODD_VARIANT(
+	rdma_read_from_pages_1_to_5_migrates_only_pages_the_owner_refuses,
+	DP_RDMA_READ);
+DEVICE_PRIVATE_ODD_VARIANT(
+	send_into_pages_1_to_5_migrates_only_pages_the_owner_refuses, DP_SEND);
+DEVICE_PRIVATE_ODD_VARIANT(
+	prefetch_for_write_pages_1_to_5_migrates_only_pages_the_owner_refuses,
+	DP_PREFETCH_WRITE);
 DEVICE_PRIVATE_VARIANT(
 	prefetch_without_fault_pages_1_to_4_moves_nothing_when_owner_refuses,
 	DP_PREFETCH_NO_FAULT, 1, 100, 3 * 4096 + 123, true, true,
@@ -253,12 +281,35 @@ static bool pages_are(int fd, const struct odp_buf *b, size_t dev_pages,
 			dev_pages, npages - 1, odp_reason());
 }
 
+/* Whether test_hmm's FAIL_ALIAS_ODD refuses the alias of page @i of @b */
+static bool refused_odd(const struct odp_buf *b, size_t i)
+{
+	return (((uintptr_t)b->addr / odp_page_size()) + i) & 1;
+}
+
+/*
+ * The device pages the operation touched whose alias the owner refuses, so
+ * that a fault migrates them: all of them, the odd ones or none.
+ */
+static uint64_t refused_pages(const struct odp_buf *b, size_t first,
+			      size_t last, bool refuse_all, bool refuse_odd)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = first; i <= last; i++)
+		n += refuse_all || (refuse_odd && refused_odd(b, i));
+	return n;
+}
+
 FIXTURE_SETUP(device_private)
 {
 	const struct dp_op_desc *op = &dp_ops[variant->op];
 	size_t page = odp_page_size(), size = NPAGES * page;
-	uint64_t export = HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
-			  (variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0);
+	uint64_t export =
+		HMM_DMIRROR_DEVICE_EXPORT_ALIAS |
+		(variant->refuse ? HMM_DMIRROR_DEVICE_FAIL_ALIAS : 0) |
+		(variant->refuse_odd ? HMM_DMIRROR_DEVICE_FAIL_ALIAS_ODD : 0);
 	struct odp_side *mr_side, *other;
 
 	self->dmirror = -1;
@@ -464,13 +515,32 @@ TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
 	       ODP_TEST_TIMEOUT)
 {
+	size_t i, page = odp_page_size();
+
 	if (!transfer(_metadata, self, variant))
 		return;
 	/* Before any CPU access: a CPU read would migrate pages too. */
-	EXPECT_TRUE(pages_are(self->dmirror, &self->dev, variant->dev_pages,
-			      self->first, self->last, variant->touched))
-	TH_LOG("after: touched device pages %s, the others DEV_PRIVATE_LOCAL: %s",
-	       dmirror_place_name(variant->touched), odp_reason());
+	if (!variant->refuse_odd) {
+		EXPECT_TRUE(pages_are(self->dmirror, &self->dev,
+				      variant->dev_pages, self->first,
+				      self->last, variant->touched))
+		TH_LOG("after: touched device pages %s, the others DEV_PRIVATE_LOCAL: %s",
+		       dmirror_place_name(variant->touched), odp_reason());
+		return;
+	}
+	for (i = 0; i < NPAGES; i++) {
+		enum dmirror_place place =
+			i >= self->first && i <= self->last &&
+					refused_odd(&self->dev, i) ?
+				DMIRROR_IN_RAM :
+				DMIRROR_ON_DEVICE;
+
+		EXPECT_TRUE(dmirror_check_places(self->dmirror,
+						 self->dev.addr + i * page, 1,
+						 0, 0, place, place))
+		TH_LOG("page %zu, %s: %s", i, dmirror_place_name(place),
+		       odp_reason());
+	}
 }
 
 TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
@@ -479,12 +549,19 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	size_t last = self->last < variant->dev_pages ? self->last :
 							variant->dev_pages - 1;
 	bool aliased = variant->aliases && !variant->refuse;
-	uint64_t touched, offered, refused;
+	uint64_t touched, offered, refused, migrating;
 	struct hmm_dmirror_counters after;
 
 	/* The touched pages that were device-private: at least one */
 	ASSERT_LE(self->first, last);
 	touched = last - self->first + 1;
+	/* Those that go to RAM: refused, or all of them without aliases */
+	migrating = !variant->aliases ?
+			    touched :
+			    refused_pages(&self->dev, self->first, last,
+					  variant->refuse, variant->refuse_odd);
+	if (variant->touched == DMIRROR_ON_DEVICE)
+		migrating = 0;
 	if (!transfer(_metadata, self, variant))
 		return;
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &after))
@@ -492,16 +569,16 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 	offered = after.alias_offered - self->before.alias_offered;
 	refused = after.alias_refused - self->before.alias_refused;
 	/* test_hmm migrates one page per CPU fault of a base page. */
-	EXPECT_EQ(variant->touched == DMIRROR_IN_RAM ? touched : 0,
+	EXPECT_EQ(migrating,
 		  after.migrated_to_ram - self->before.migrated_to_ram);
 	/* Every touched page was looked up at least once, if asked for. */
 	if (aliased) {
-		EXPECT_LE(touched, offered);
+		EXPECT_LE(touched - migrating, offered);
 	} else {
 		EXPECT_EQ(0ULL, offered);
 	}
-	if (variant->aliases && variant->refuse) {
-		EXPECT_LE(touched, refused);
+	if (variant->aliases && (variant->refuse || variant->refuse_odd)) {
+		EXPECT_LE(migrating, refused);
 	} else {
 		EXPECT_EQ(0ULL, refused);
 	}
@@ -528,10 +605,12 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 	const struct rdma_odp_dev *db = &self->dev_before;
 	struct rdma_nl_odp_mr mr;
 	struct rdma_odp_dev dev;
-	uint64_t touched;
+	uint64_t touched, refused;
 
 	ASSERT_LE(self->first, last);
 	touched = last - self->first + 1;
+	refused = refused_pages(&self->dev, self->first, last, variant->refuse,
+				variant->refuse_odd);
 	EXPECT_EQ(variant->aliases, b->alias_on)
 	TH_LOG("the MR kept the switch it was registered with");
 	EXPECT_EQ(0ULL, b->page_faults);
@@ -561,17 +640,17 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 
 	/* Exact: HMM counts each page it migrated in place of an alias */
 	EXPECT_EQ(variant->aliases && variant->touched == DMIRROR_IN_RAM ?
-			  touched :
+			  refused :
 			  0,
 		  mr.alias_fallbacks - b->alias_fallbacks);
 	if (!aliased) {
 		EXPECT_EQ(0ULL, mr.alias_pages - b->alias_pages);
 	} else if (prefetch) {
 		/* One call maps the range, once each */
-		EXPECT_EQ(touched, mr.alias_pages - b->alias_pages);
+		EXPECT_EQ(touched - refused, mr.alias_pages - b->alias_pages);
 	} else {
 		/* Each packet maps its pages: one may count more than once */
-		EXPECT_LE(touched, mr.alias_pages - b->alias_pages);
+		EXPECT_LE(touched - refused, mr.alias_pages - b->alias_pages);
 	}
 	if (prefetch) {
 		EXPECT_EQ(0ULL, mr.page_faults - b->page_faults);
