@@ -25,9 +25,12 @@
  * read back through the NIC).  test_hmm's counters are checked too: no
  * migration in steady state or through an alias, one migration per page
  * and operation in ping-pong without aliases, every page looked up as an
- * alias with them.  Completions are busy-polled while timed.  Prints a
- * table and the ratios; --json FILE writes a JSON array, one object per
- * measure, operation, size and mode.  Exit status 0, 1 if a check
+ * alias with them; and rxe_b's ODP counters of the MR: no alias fallback.
+ * Completions are busy-polled while timed.  Prints a table and the ratios;
+ * --json FILE writes a JSON array, one object per measure, operation, size
+ * and mode, with the NIC's fault calls and the pages they mapped per
+ * operation (per pass for first-touch), which say how much of the time went
+ * to faults.  Exit status 0, 1 if a check
  * failed, 4 (skip) without the two rxe devices, test_hmm or the series;
  * with ODP_NO_SKIP=1 a skip is a failure.  ODP_SEED repeats the patterns.
  */
@@ -84,8 +87,39 @@ struct result {
 	double median_ms, min_ms;
 	double migrations; /* pages test_hmm migrated to RAM, per operation */
 	double aliases; /* aliases test_hmm offered, per operation */
+	/* rxe_b's counters of the MR (rdma netlink), per operation */
+	double faults, fault_pages, fallbacks;
 	bool ok;
 };
+
+/* The ODP counters of @d's MR on rxe_b */
+static bool mr_counters(struct bench *b, const struct odp_buf *d,
+			struct rdma_nl_odp_mr *m)
+{
+	return !rdma_nl_get_odp_mr((uint32_t)b->pair.resp.index, d->mr->rkey,
+				   m);
+}
+
+/*
+ * What rxe_b's faults did between @m0 and @m1, over @n operations: fault
+ * calls, pages they mapped, and pages migrated although an alias was asked
+ * for, which must be none: test_hmm offers every alias here.
+ */
+static bool nic_counts(struct bench *b, const char *what,
+		       const struct rdma_nl_odp_mr *m0,
+		       const struct rdma_nl_odp_mr *m1, double n,
+		       struct result *r)
+{
+	r->faults =
+		(double)(m1->page_faults_handled - m0->page_faults_handled) / n;
+	r->fault_pages = (double)(m1->page_faults - m0->page_faults) / n;
+	r->fallbacks = (double)(m1->alias_fallbacks - m0->alias_fallbacks) / n;
+	if (!r->fallbacks)
+		return true;
+	odp_report_fail(&b->failures, "%s: %.2f alias fallbacks per operation",
+			what, r->fallbacks);
+	return false;
+}
 
 /*
  * A buffer of @size on rxe_b for @mode: its MR registered with the alias
@@ -210,6 +244,7 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 {
 	size_t npages = size / odp_page_size();
 	struct hmm_dmirror_counters c0, c1;
+	struct rdma_nl_odp_mr m0, m1;
 	struct odp_buf local, check, d;
 	double *ms = calloc(b->iters, sizeof(*ms)), t0;
 	void *bounce = malloc(size);
@@ -234,7 +269,8 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 	    !dev_buf(b, &d, size, mode, false) ||
 	    (mode != MODE_HOST && !to_device(b, &d, bounce)) ||
 	    !op(b, opcode, &local, &d, 0, size) ||
-	    dmirror_read_counters(b->dmirror, &c0)) {
+	    dmirror_read_counters(b->dmirror, &c0) ||
+	    !mr_counters(b, &d, &m0)) {
 		odp_report_fail(&b->failures, "%s, setup: %s", what,
 				odp_reason());
 		goto out;
@@ -250,7 +286,8 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 		if (!check_op(b, opcode, &local, &d, &check, 0, size))
 			break;
 	}
-	if (i < b->iters || dmirror_read_counters(b->dmirror, &c1)) {
+	if (i < b->iters || dmirror_read_counters(b->dmirror, &c1) ||
+	    !mr_counters(b, &d, &m1)) {
 		odp_report_fail(&b->failures, "%s, operation %u: %s", what,
 				i + 1, odp_reason());
 		goto out;
@@ -260,6 +297,7 @@ static void run_ops(struct bench *b, enum ibv_wr_opcode opcode, size_t size,
 	r->aliases = (double)(c1.alias_offered - c0.alias_offered) / b->iters;
 	odp_median_min(ms, b->iters, &r->median_ms, &r->min_ms);
 	r->ok = check_counts(b, what, mode, ping_pong, npages, r);
+	r->ok = nic_counts(b, what, &m0, &m1, b->iters, r) && r->ok;
 out:
 	odp_buf_free(&d);
 	odp_buf_free(&check);
@@ -274,6 +312,7 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 {
 	size_t size = b->first_touch, npages = size / odp_page_size(), off;
 	struct hmm_dmirror_counters c0, c1;
+	struct rdma_nl_odp_mr m0, m1;
 	struct odp_buf local, d;
 	void *bounce = malloc(size);
 	double t0;
@@ -286,7 +325,8 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 			   IBV_ACCESS_LOCAL_WRITE) ||
 	    !dev_buf(b, &d, size, mode, true) ||
 	    (mode != MODE_HOST && !to_device(b, &d, bounce)) ||
-	    dmirror_read_counters(b->dmirror, &c0)) {
+	    dmirror_read_counters(b->dmirror, &c0) ||
+	    !mr_counters(b, &d, &m0)) {
 		odp_report_fail(&b->failures, "first-touch %s setup: %s",
 				mode_names[mode], odp_reason());
 		goto out;
@@ -298,7 +338,8 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 		if (!op(b, opcode, &local, &d, off, CHUNK))
 			break;
 	r->median_ms = r->min_ms = odp_now_ms() - t0;
-	if (off < size || dmirror_read_counters(b->dmirror, &c1)) {
+	if (off < size || dmirror_read_counters(b->dmirror, &c1) ||
+	    !mr_counters(b, &d, &m1)) {
 		odp_report_fail(&b->failures, "first-touch %s at +%zu: %s",
 				mode_names[mode], off, odp_reason());
 		goto out;
@@ -319,6 +360,7 @@ static void run_first_touch(struct bench *b, enum ibv_wr_opcode opcode,
 				mode_names[mode], r->migrations, npages);
 		r->ok = false;
 	}
+	r->ok = nic_counts(b, "first-touch", &m0, &m1, 1, r) && r->ok;
 out:
 	odp_buf_free(&d);
 	odp_buf_free(&local);
@@ -340,15 +382,16 @@ static void json_row(struct bench *b, const char *what,
 		r->ok ? "true" : "false");
 	if (r->ok)
 		fprintf(f,
-			", \"median_ms\": %.4f, \"min_ms\": %.4f, \"MiB_per_s\": %.2f, \"migrations\": %.2f, \"aliases\": %.2f}",
+			", \"median_ms\": %.4f, \"min_ms\": %.4f, \"MiB_per_s\": %.2f, \"migrations\": %.2f, \"aliases\": %.2f, \"nic_faults\": %.2f, \"nic_fault_pages\": %.2f, \"alias_fallbacks\": %.2f}",
 			r->median_ms, r->min_ms,
 			r->median_ms > 0 ? (double)size / (1 << 20) /
 						   (r->median_ms / 1000) :
 					   0,
-			r->migrations, r->aliases);
+			r->migrations, r->aliases, r->faults, r->fault_pages,
+			r->fallbacks);
 	else
 		fprintf(f,
-			", \"median_ms\": null, \"min_ms\": null, \"MiB_per_s\": null, \"migrations\": null, \"aliases\": null}");
+			", \"median_ms\": null, \"min_ms\": null, \"MiB_per_s\": null, \"migrations\": null, \"aliases\": null, \"nic_faults\": null, \"nic_fault_pages\": null, \"alias_fallbacks\": null}");
 }
 
 static void print_row(struct bench *b, const char *what,
