@@ -359,15 +359,9 @@ FIXTURE_SETUP(device_private)
 
 FIXTURE_TEARDOWN(device_private)
 {
-	/* As the VM boots it: nothing exported */
-	if (self->dmirror >= 0) {
-		EXPECT_EQ(0, dmirror_set_device_flags(self->dmirror, 0))
-		TH_LOG("%s", odp_reason());
-	}
-	EXPECT_OK(odp_buf_free(&self->local));
-	EXPECT_OK(odp_buf_free(&self->dev));
-	EXPECT_OK(dmirror_close(self->dmirror));
-	EXPECT_OK(odp_pair_close(&self->pair));
+	close_device_test(_metadata, &self->pair, self->dmirror,
+			  (struct odp_buf *const[]){ &self->local, &self->dev },
+			  2);
 }
 
 /*

@@ -177,15 +177,10 @@ static bool stop_mover(struct __test_metadata *_metadata,
 FIXTURE_TEARDOWN(migration_race)
 {
 	stop_mover(_metadata, self);
-	if (self->dmirror >= 0) {
-		EXPECT_EQ(0, dmirror_set_device_flags(self->dmirror, 0))
-		TH_LOG("%s", odp_reason());
-	}
-	EXPECT_OK(odp_buf_free(&self->back));
-	EXPECT_OK(odp_buf_free(&self->src));
-	EXPECT_OK(odp_buf_free(&self->dev));
-	EXPECT_OK(dmirror_close(self->dmirror));
-	EXPECT_OK(odp_pair_close(&self->pair));
+	close_device_test(_metadata, &self->pair, self->dmirror,
+			  (struct odp_buf *const[]){ &self->back, &self->src,
+						     &self->dev },
+			  3);
 }
 
 /*

@@ -123,6 +123,27 @@ static inline int open_dmirror(struct __test_metadata *_metadata)
 }
 
 /*
+ * For a fixture's teardown: test_hmm's device back to exporting nothing, as
+ * the VM boots it (when the dmirror file @fd is open), then the @n buffers
+ * @bufs freed, @fd and the pair @p closed.
+ */
+static inline void close_device_test(struct __test_metadata *_metadata,
+				     struct odp_pair *p, int fd,
+				     struct odp_buf *const bufs[], size_t n)
+{
+	size_t i;
+
+	if (fd >= 0) {
+		EXPECT_EQ(0, dmirror_set_device_flags(fd, 0))
+		TH_LOG("%s", odp_reason());
+	}
+	for (i = 0; i < n; i++)
+		EXPECT_OK(odp_buf_free(bufs[i]));
+	EXPECT_OK(dmirror_close(fd));
+	EXPECT_OK(odp_pair_close(p));
+}
+
+/*
  * Migrates the buffer @b (npages from @addr, pattern @seed) to the
  * dmirror device: every page moves and the device's copy holds the bytes.
  */

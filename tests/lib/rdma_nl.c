@@ -265,35 +265,68 @@ static const char *attr_str(const struct nlattr *a)
 	return v;
 }
 
+/* A u64 attribute's value into *@v; false if it is too short for one */
+static bool attr_u64(const struct nlattr *a, uint64_t *v)
+{
+	if (a->nla_len < NLA_HDRLEN + sizeof(*v))
+		return false;
+	memcpy(v, (const char *)a + NLA_HDRLEN, sizeof(*v));
+	return true;
+}
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* A counter the kernel names, and where it goes in our structure */
+struct named_u64 {
+	const char *name;
+	size_t off;
+};
+
+/* Stores @v in the field of @dst that @fields names @name: 1, or 0 if none */
+static unsigned int store_named(const struct named_u64 *fields, size_t n,
+				void *dst, const char *name, uint64_t v)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(name, fields[i].name)) {
+			memcpy((char *)dst + fields[i].off, &v, sizeof(v));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The MR's ODP counters, by the names rxe's driver attributes give them */
+static const struct named_u64 odp_mr_fields[] = {
+#define F(f)                                           \
+	{                                              \
+#f, offsetof(struct rdma_nl_odp_mr, f) \
+	}
+	F(page_faults),	       F(page_faults_handled),
+	F(page_invalidations), F(page_invalidations_handled),
+	F(page_prefetch),      F(alias_pages),
+	F(alias_fallbacks),
+#undef F
+};
+
+/* The device's, by the names of its hw counters */
+static const struct named_u64 odp_dev_fields[] = {
+#define F(f)                                                \
+	{                                                   \
+		"odp_" #f, offsetof(struct rdma_odp_dev, f) \
+	}
+	F(page_faults), F(page_invalidations), F(page_prefetch),
+	F(alias_pages), F(alias_fallbacks),
+#undef F
+};
+
 struct want_mr {
 	uint32_t rkey;
 	bool found; /* the MR */
 	unsigned int counters; /* of its ODP counters found */
 	struct rdma_nl_odp_mr *mr;
 };
-
-static void odp_mr_value(struct want_mr *w, const char *name, uint64_t v)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-#define F(f) { #f, offsetof(struct rdma_nl_odp_mr, f) }
-		F(page_faults),	       F(page_faults_handled),
-		F(page_invalidations), F(page_invalidations_handled),
-		F(page_prefetch),      F(alias_pages),
-		F(alias_fallbacks),
-#undef F
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (strcmp(name, fields[i].name))
-			continue;
-		memcpy((char *)w->mr + fields[i].off, &v, sizeof(v));
-		w->counters++;
-	}
-}
 
 /*
  * The driver attributes of an MR: pairs of a name (DRIVER_STRING) and a
@@ -319,11 +352,10 @@ static void odp_mr_driver_attrs(struct want_mr *w, const struct nlattr *drv)
 			name = NULL;
 			break;
 		case RDMA_NLDEV_ATTR_DRIVER_U64:
-			if (name && a->nla_len >= NLA_HDRLEN + sizeof(v)) {
-				memcpy(&v, (const char *)a + NLA_HDRLEN,
-				       sizeof(v));
-				odp_mr_value(w, name, v);
-			}
+			if (name && attr_u64(a, &v))
+				w->counters += store_named(
+					odp_mr_fields, ARRAY_LEN(odp_mr_fields),
+					w->mr, name, v);
 			name = NULL;
 			break;
 		case RDMA_NLDEV_ATTR_DRIVER_S32:
@@ -385,10 +417,10 @@ int rdma_nl_get_odp_mr(uint32_t index, uint32_t rkey, struct rdma_nl_odp_mr *mr)
 		odp_fail("device %u has no MR with rkey 0x%x", index, rkey);
 		return ENOENT;
 	}
-	if (w.counters != 7) {
-		odp_fail("the MR with rkey 0x%x reports %u of the 7 ODP "
+	if (w.counters != ARRAY_LEN(odp_mr_fields)) {
+		odp_fail("the MR with rkey 0x%x reports %u of the %zu ODP "
 			 "counters: not ODP, or a kernel without them",
-			 rkey, w.counters);
+			 rkey, w.counters, ARRAY_LEN(odp_mr_fields));
 		return ENODATA;
 	}
 	return 0;
@@ -398,27 +430,6 @@ struct want_stats {
 	unsigned int found;
 	struct rdma_odp_dev *dev;
 };
-
-static void odp_dev_value(struct want_stats *w, const char *name, uint64_t v)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-#define F(f) { "odp_" #f, offsetof(struct rdma_odp_dev, f) }
-		F(page_faults), F(page_invalidations), F(page_prefetch),
-		F(alias_pages), F(alias_fallbacks),
-#undef F
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		if (strcmp(name, fields[i].name))
-			continue;
-		memcpy((char *)w->dev + fields[i].off, &v, sizeof(v));
-		w->found++;
-	}
-}
 
 /* The port's hw counters: a table of (name, value) entries */
 static int find_stats(const struct nlmsghdr *nh, void *arg)
@@ -438,13 +449,13 @@ static int find_stats(const struct nlmsghdr *nh, void *arg)
 		name = nested(entry, RDMA_NLDEV_ATTR_STAT_HWCOUNTER_ENTRY_NAME);
 		value = nested(entry,
 			       RDMA_NLDEV_ATTR_STAT_HWCOUNTER_ENTRY_VALUE);
-		if (!name || !value || value->nla_len < NLA_HDRLEN + sizeof(v))
+		if (!name || !value || !attr_u64(value, &v))
 			continue;
 		str = attr_str(name);
-		if (!str)
-			continue;
-		memcpy(&v, (const char *)value + NLA_HDRLEN, sizeof(v));
-		odp_dev_value(w, str, v);
+		if (str)
+			w->found += store_named(odp_dev_fields,
+						ARRAY_LEN(odp_dev_fields),
+						w->dev, str, v);
 	}
 	return 0;
 }
@@ -464,10 +475,10 @@ int rdma_nl_get_odp_dev(uint32_t index, uint32_t port, struct rdma_odp_dev *dev)
 	err = transact(&r, what, find_stats, &w);
 	if (err)
 		return err;
-	if (w.found != 5) {
-		odp_fail("device %u port %u reports %u of the 5 ODP hw "
+	if (w.found != ARRAY_LEN(odp_dev_fields)) {
+		odp_fail("device %u port %u reports %u of the %zu ODP hw "
 			 "counters: a kernel without them?",
-			 index, port, w.found);
+			 index, port, w.found, ARRAY_LEN(odp_dev_fields));
 		return ENODATA;
 	}
 	return 0;
