@@ -7,6 +7,10 @@
 # away commits or edits that were not exported; FORCE=1 overrides.
 #
 # With N given, apply only the first N patches (used to build every prefix).
+# When the tree holds an earlier prefix of the same series, exactly as
+# applied, only the missing patches are applied on top: files no patch in
+# between touches keep their mtimes, so kbuild rebuilds only what depends on
+# those patches (make kernel-check builds every prefix in turn).
 . "$(dirname "$0")/lib.sh"
 
 tree="$ODP_BUILD/linux"
@@ -17,7 +21,7 @@ mapfile -t patches < <(series_patches "$ODP_ROOT/kernel/series")
 [ -z "$count" ] || patches=("${patches[@]:0:$count}")
 
 state="$tree/.git/odp-series"
-want=$(kernel_series_hash "${patches[@]}" 2>/dev/null)
+want=$(kernel_series_hash "${patches[@]}" 2>/dev/null </dev/null)
 head=$(git -C "$tree" rev-parse HEAD)
 if [ -r "$state" ]; then
 	read -r have_hash have_head <"$state"
@@ -40,9 +44,18 @@ if [ -z "${FORCE:-}" ]; then
 fi
 
 git -C "$tree" am --abort >/dev/null 2>&1 || true
-git -C "$tree" checkout -q -f -B odp odp-base
-git -C "$tree" clean -q -fdx -e '/.git'
-for p in "${patches[@]}"; do
+start=0
+applied=$(git -C "$tree" rev-list --count odp-base..HEAD 2>/dev/null || echo -1)
+if [ "$have_head" = "$head" ] && [ "$applied" -ge 0 ] && [ "$applied" -lt "${#patches[@]}" ] &&
+	[ "$have_hash" = "$(kernel_series_hash "${patches[@]:0:$applied}" 2>/dev/null </dev/null)" ] &&
+	[ "$(git -C "$tree" rev-parse --abbrev-ref HEAD)" = odp ] &&
+	git -C "$tree" diff --quiet HEAD; then
+	start=$applied
+else
+	git -C "$tree" checkout -q -f -B odp odp-base
+	git -C "$tree" clean -q -fdx -e '/.git'
+fi
+for p in "${patches[@]:$start}"; do
 	[ -r "$ODP_ROOT/kernel/$p" ] || die "kernel/series names $p, which does not exist"
 	if ! git -C "$tree" am -q --keep-cr "$ODP_ROOT/kernel/$p" >/dev/null 2>"$ODP_BUILD/git-am.log"; then
 		cat "$ODP_BUILD/git-am.log" >&2

@@ -27,6 +27,8 @@ if [ -z "$out" ] && [ -z "$prefix" ]; then
 	[ "$variant" = base ] || record=ODP_KERNEL_DEBUG_IMAGE
 fi
 out="${out:-$ODP_BUILD/kbuild-$variant}"
+# kbuild resolves O= from the kernel tree: make it absolute.
+out=$(realpath -m "$out")
 tree="$ODP_BUILD/linux"
 
 # done_image: the image is in $out; record it and print its path.
