@@ -18,7 +18,7 @@ help:
 	@echo "make userspace      build rdma-core, perftest, the selftests and our userspace"
 	@echo "make kernel-apply   apply kernel/series to build/linux (for editing)"
 	@echo "make kernel-export  write build/linux's commits back to kernel/"
-	@echo "make kernel-check   checkpatch --strict every patch, build every prefix"
+	@echo "make kernel-check   checkpatch --strict every patch, build every prefix and mlx5"
 	@echo "make vm-shell       interactive shell in the VM (host A's namespace)"
 	@echo "make vm-run CMD=... run CMD in the VM in host A's namespace"
 	@echo "make deps           install the host packages"
