@@ -51,6 +51,9 @@ if [ "$have_head" = "$head" ] && [ "$applied" -ge 0 ] && [ "$applied" -lt "${#pa
 	[ "$(git -C "$tree" rev-parse --abbrev-ref HEAD)" = odp ] &&
 	git -C "$tree" diff --quiet HEAD; then
 	start=$applied
+	# Untracked files (a build's touch of a file that a later patch adds)
+	# would stop git am; removing them changes no tracked file's mtime.
+	git -C "$tree" clean -q -fdx -e '/.git'
 else
 	git -C "$tree" checkout -q -f -B odp odp-base
 	git -C "$tree" clean -q -fdx -e '/.git'

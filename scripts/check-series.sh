@@ -68,10 +68,15 @@ drop_modinfo_noise() {
 # warnings FILE...: W=1 + sparse diagnostics for FILEs, line numbers removed,
 # built in $wout (default: $out).
 warnings() {
-	local f objs=()
-	for f in "$@"; do objs+=("${f%.c}.o"); done
+	local f objs=() srcs=()
+	# A file that a later patch adds is not there yet: nothing to compare.
+	for f in "$@"; do
+		[ -e "$tree/$f" ] || continue
+		objs+=("${f%.c}.o")
+		srcs+=("$tree/$f")
+	done
 	[ ${#objs[@]} -gt 0 ] || return 0
-	touch "${@/#/$tree/}"
+	touch "${srcs[@]}"
 	{ kernel_make "${wout:-$out}" "${check[@]}" W=1 C=1 "${objs[@]}" 2>&1 >/dev/null || true; } |
 		{ grep -E 'warning:|error:' || true; } | drop_modinfo_noise |
 		sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/' | sort -u
