@@ -1,7 +1,7 @@
 #!/bin/bash
-# test.sh [SUITE...]: `make test`.  Build what is needed, lint, boot the VM
-# once and run the test suites in it (functional, hmm-tests, rdma-selftests,
-# pyverbs; default all).  Results: build/test-results/*.xml (JUnit) and
+# test.sh [SUITE...]: `make test`.  Build what is needed, lint, run the host
+# tests (test-host.sh), boot the VM once and run the test suites in it
+# (functional, hmm-tests, kunit, rdma-selftests, pyverbs; default all).  Results: build/test-results/*.xml (JUnit) and
 # *.log; the last lines printed are the per-suite counts and
 # "N passed, N failed, N skipped" over all suites.
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +14,7 @@ mkdir -p "$results"
 
 rc=0
 stage "lint (cppcheck, clang-format)" "$ODP_ROOT/scripts/lint.sh" || rc=1
+stage "host tests (libhmmem under valgrind)" "$ODP_ROOT/scripts/test-host.sh" || rc=1
 stage "tests in the VM" "$ODP_ROOT/tests/vm/run-vm.sh" -- \
 	"$ODP_ROOT/tests/vm/guest-suites.sh" "$@" || rc=$?
 
