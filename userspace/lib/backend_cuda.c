@@ -9,6 +9,9 @@
  * hmmem_open("cuda") fails with -ENODEV.  Only the few driver API entry
  * points used here are declared, with the types of cuda.h.
  *
+ * On ATS systems (Grace Hopper) the attribute is 1 too, but pages move as
+ * ordinary NUMA memory, which where() reports as host memory.
+ *
  * The driver does not say where each page of pageable memory is: where()
  * reads the process's page table (pagemap.c), which tells host pages from
  * device-private ones, but not on which GPU.
@@ -36,6 +39,7 @@ typedef unsigned long long CUdeviceptr;
 #define CUDA_ERROR_NOT_SUPPORTED 801
 #define CU_DEVICE_CPU ((CUdevice)-1)
 #define CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS 88
+#define CU_STREAM_NON_BLOCKING 0x1
 
 struct cuda_api {
 	CUresult (*init)(unsigned int flags);
@@ -49,6 +53,8 @@ struct cuda_api {
 	CUresult (*prefetch)(CUdeviceptr ptr, size_t len, CUdevice dst,
 			     CUstream stream);
 	CUresult (*stream_sync)(CUstream stream);
+	CUresult (*stream_create)(CUstream *stream, unsigned int flags);
+	CUresult (*stream_destroy)(CUstream stream);
 };
 
 struct hmmem_dev {
@@ -56,6 +62,8 @@ struct hmmem_dev {
 	struct cuda_api api;
 	CUdevice device;
 	CUcontext ctx;
+	/* Ours, so that a prefetch waits for nothing of the application's. */
+	CUstream stream;
 };
 
 static int cuda_errno(CUresult r)
@@ -98,6 +106,9 @@ static int load_api(void *lib, struct cuda_api *api)
 		{ "cuMemPrefetchAsync", offsetof(struct cuda_api, prefetch) },
 		{ "cuStreamSynchronize",
 		  offsetof(struct cuda_api, stream_sync) },
+		{ "cuStreamCreate", offsetof(struct cuda_api, stream_create) },
+		{ "cuStreamDestroy_v2",
+		  offsetof(struct cuda_api, stream_destroy) },
 	};
 	size_t i;
 
@@ -130,7 +141,8 @@ static int cuda_open(const char *arg, struct hmmem_dev **dev, char *name,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	d->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+	/* libcuda starts threads and exit handlers: never unload it. */
+	d->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!d->lib) {
 		free(d);
 		return -ENODEV;
@@ -153,6 +165,18 @@ static int cuda_open(const char *arg, struct hmmem_dev **dev, char *name,
 		err = -EOPNOTSUPP;
 	if (!err)
 		err = cuda_errno(d->api.primary_ctx_retain(&d->ctx, d->device));
+	if (!err) {
+		CUcontext prev;
+
+		err = cuda_errno(d->api.ctx_push(d->ctx));
+		if (!err) {
+			err = cuda_errno(d->api.stream_create(
+				&d->stream, CU_STREAM_NON_BLOCKING));
+			d->api.ctx_pop(&prev);
+		}
+		if (err)
+			d->api.primary_ctx_release(d->device);
+	}
 	if (err) {
 		dlclose(d->lib);
 		free(d);
@@ -167,6 +191,12 @@ static void cuda_close(struct hmmem_dev *dev, bool in_child)
 {
 	/* CUDA does not survive fork(): a child must not call into it. */
 	if (!in_child) {
+		CUcontext prev;
+
+		if (!dev->api.ctx_push(dev->ctx)) {
+			dev->api.stream_destroy(dev->stream);
+			dev->api.ctx_pop(&prev);
+		}
 		dev->api.primary_ctx_release(dev->device);
 		dlclose(dev->lib);
 	}
@@ -183,9 +213,9 @@ static int prefetch(struct hmmem_dev *dev, void *addr, size_t npages,
 	if (r)
 		return cuda_errno(r);
 	r = dev->api.prefetch((CUdeviceptr)(uintptr_t)addr,
-			      npages * hmmem_page_size(), dst, NULL);
+			      npages * hmmem_page_size(), dst, dev->stream);
 	if (!r)
-		r = dev->api.stream_sync(NULL);
+		r = dev->api.stream_sync(dev->stream);
 	dev->api.ctx_pop(&prev);
 	return cuda_errno(r);
 }

@@ -28,6 +28,7 @@ struct slot {
 	struct hmmem_dev *dev; /* NULL: the slot is free */
 	const struct hmmem_backend *backend;
 	bool open; /* until hmmem_close() */
+	bool reserved; /* by a hmmem_open() that is opening its device */
 	unsigned int gen; /* of the handle the slot holds, or of the next */
 	unsigned int refs; /* the table's own and the running calls' */
 	pid_t pid; /* the process that opened it */
@@ -37,6 +38,8 @@ struct slot {
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static struct slot table[MAX_HANDLES];
+/* Slots are handed out round-robin, so that a stale handle stays stale. */
+static unsigned int next_slot;
 
 static const struct hmmem_backend *const backends[] = {
 	&hmmem_test_hmm_backend,
@@ -112,6 +115,7 @@ int hmmem_open(const char *spec)
 {
 	const struct hmmem_backend *backend = NULL;
 	struct hmmem_dev *dev;
+	struct slot *s;
 	const char *arg = NULL;
 	char name[sizeof(table[0].name)];
 	size_t n, i;
@@ -133,17 +137,29 @@ int hmmem_open(const char *spec)
 		return -ENOENT;
 
 	pthread_once(&table_once, table_init);
-	ret = backend->open(arg, &dev, name, sizeof(name));
-	if (ret)
-		return ret;
-
-	ret = -EMFILE;
+	/*
+	 * A slot first: a test_hmm file that is opened and closed again
+	 * evicts the whole device, so never open one without a slot for it.
+	 */
+	s = NULL;
 	pthread_mutex_lock(&table_lock);
-	for (i = 0; i < MAX_HANDLES; i++) {
-		struct slot *s = &table[i];
+	for (i = 0; i < MAX_HANDLES && !s; i++) {
+		struct slot *c = &table[(next_slot + i) % MAX_HANDLES];
 
-		if (s->dev)
-			continue;
+		if (!c->dev && !c->reserved) {
+			s = c;
+			s->reserved = true;
+			next_slot = (unsigned int)(s - table + 1) % MAX_HANDLES;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	if (!s)
+		return -EMFILE;
+
+	ret = backend->open(arg, &dev, name, sizeof(name));
+	pthread_mutex_lock(&table_lock);
+	s->reserved = false;
+	if (!ret) {
 		if (!s->gen)
 			s->gen = 1;
 		s->dev = dev;
@@ -152,12 +168,9 @@ int hmmem_open(const char *spec)
 		s->refs = 1;
 		s->pid = getpid();
 		memcpy(s->name, name, sizeof(s->name));
-		ret = (int)(s->gen << SLOT_BITS | (unsigned int)i);
-		break;
+		ret = (int)(s->gen << SLOT_BITS | (unsigned int)(s - table));
 	}
 	pthread_mutex_unlock(&table_lock);
-	if (ret < 0)
-		backend->close(dev, false);
 	return ret;
 }
 
@@ -218,7 +231,7 @@ size_t hmmem_npages(const void *addr, size_t len)
 static int check_mapped(uintptr_t addr, size_t npages)
 {
 	size_t page = hmmem_page_size();
-	unsigned char vec[256];
+	unsigned char vec[4096];
 
 	while (npages) {
 		size_t n = npages < sizeof(vec) ? npages : sizeof(vec);
@@ -329,7 +342,7 @@ int hmmem_counters(int h, struct hmmem_counters *c, size_t size)
 	struct slot *s;
 	int err;
 
-	if (!c || !size)
+	if (!c || !size || size % sizeof(uint64_t))
 		return -EINVAL;
 	s = get_slot(h, false, &err);
 	if (!s)
@@ -339,9 +352,14 @@ int hmmem_counters(int h, struct hmmem_counters *c, size_t size)
 	} else {
 		memset(&all, 0xff, sizeof(all)); /* HMMEM_COUNTER_NONE */
 		err = s->backend->counters(s->dev, &all);
-		if (!err)
-			memcpy(c, &all,
-			       size < sizeof(all) ? size : sizeof(all));
+		if (!err && size <= sizeof(all)) {
+			memcpy(c, &all, size);
+		} else if (!err) {
+			/* A newer caller's counters: ours, then "none". */
+			memcpy(c, &all, sizeof(all));
+			memset((char *)c + sizeof(all), 0xff,
+			       size - sizeof(all));
+		}
 	}
 	put_slot(s);
 	return err;
@@ -369,6 +387,8 @@ const char *hmmem_strerror(long err)
 
 	if (err >= 0)
 		return "success";
+	if (err < -4095) /* no errno: not something a call returned */
+		return "unknown error";
 	switch (-err) {
 	case EINVAL:
 		return "invalid argument (a NULL pointer, an unaligned address, a zero length or a malformed device name)";
@@ -377,11 +397,11 @@ const char *hmmem_strerror(long err)
 	case EFAULT:
 		return "the range is not mapped in this process";
 	case EACCES:
-		return "permission denied (on the device node, or a range that is not readable)";
+		return "permission denied on the device node, or a range that is not readable or that HMM cannot migrate";
 	case ENOENT:
-		return "no such back-end (known: test_hmm, cuda)";
+		return "no such back-end (known: test_hmm, cuda), or no such file";
 	case ENODEV:
-		return "no such device here (no /dev/hmm_dmirror node, or no libcuda or CUDA device)";
+		return "no such device here (no test_hmm device node, or no libcuda or CUDA device)";
 	case EBADF:
 		return "not an open handle (closed, or never opened)";
 	case ECHILD:

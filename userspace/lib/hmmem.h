@@ -12,7 +12,8 @@
  *
  * Every call returns a non-negative value or a negative errno, which
  * hmmem_strerror() explains.  Calls are thread-safe; handles do not survive
- * fork() (the child gets -ECHILD); a closed handle gets -EBADF.
+ * fork() (in the child, every call but hmmem_name() and hmmem_close() gets
+ * -ECHILD); a closed handle gets -EBADF.
  */
 #ifndef HMMEM_H
 #define HMMEM_H
@@ -112,16 +113,18 @@ struct hmmem_counters {
 };
 
 /*
- * Copies the counters into @c, at most @size bytes of it (pass
- * sizeof(*c): a library built with more counters fills only what the
- * caller knows).  -EOPNOTSUPP if the back-end keeps none.
+ * Copies the counters into @c, @size bytes of it, a multiple of 8 (pass
+ * sizeof(*c): an older caller gets the counters it knows, a newer one
+ * HMMEM_COUNTER_NONE for those this library does not know).  -EOPNOTSUPP
+ * if the back-end keeps none.
  */
 int hmmem_counters(int h, struct hmmem_counters *c, size_t size);
 
 /*
  * Whether the device offers DMA-able aliases of its pages to importers
  * such as an RDMA NIC's ODP MR (on: 1, off: 0), for exporters that make
- * it a switch (test_hmm; its default is off).  -EOPNOTSUPP for exporters
+ * it a switch (test_hmm: its default is off, and this replaces all of the
+ * device's flags, error injection included).  -EOPNOTSUPP for exporters
  * whose driver decides alone (cuda).
  */
 int hmmem_set_aliases(int h, int on);
