@@ -109,6 +109,22 @@ run_and_report() {
 	return "$rc"
 }
 
+# ctest_suite SUITE LABEL: our ctest tests labelled LABEL as test suite
+# SUITE: the whole output in $ODP_BUILD/test-results/SUITE.log, one JUnit
+# case per KTAP result (report.py ctest) in SUITE.xml.  Non-zero if ctest
+# or the report failed.  The caller sets the tests' environment.
+ctest_suite() {
+	local suite="$1" label="$2" out="$ODP_BUILD/test-results" rc=0
+	# Whole outputs in the JUnit file: report.py reads each test's KTAP.
+	ctest --test-dir "$ODP_USERSPACE_BUILD" -L "$label" --output-on-failure \
+		--output-junit "$out/$suite.ctest-junit" \
+		--test-output-size-passed 4194304 --test-output-size-failed 4194304 \
+		>"$out/$suite.log" 2>&1 || rc=$?
+	"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" ctest "$suite" "$out/$suite.ctest-junit" \
+		"$out/$suite.xml" || { [ "$rc" -ne 0 ] || rc=1; }
+	return "$rc"
+}
+
 # in_guest: for scripts that run in the VM: the topology and the build's
 # paths (/run/odp-p2p/env, written by guest-setup.sh), and
 # $ODP_BUILD/bench for what they write.

@@ -5,14 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 load_env "$ODP_BUILD/paths.env"
 
-out="$ODP_BUILD/test-results"
-mkdir -p "$out"
+mkdir -p "$ODP_BUILD/test-results"
 rc=0
-ctest --test-dir "$ODP_USERSPACE_BUILD" -L host --output-on-failure \
-	--output-junit "$out/host.ctest-junit" \
-	--test-output-size-passed 4194304 --test-output-size-failed 4194304 \
-	>"$out/host.log" 2>&1 || rc=$?
-"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" ctest host "$out/host.ctest-junit" "$out/host.xml" ||
-	{ [ "$rc" -ne 0 ] || rc=1; }
-[ "$rc" -eq 0 ] || cat "$out/host.log" >&2
+ctest_suite host host || rc=$?
+[ "$rc" -eq 0 ] || cat "$ODP_BUILD/test-results/host.log" >&2
 exit "$rc"

@@ -1,9 +1,10 @@
 #!/bin/bash
 # test.sh [SUITE...]: `make test`.  Build what is needed, lint, run the host
 # tests (test-host.sh), boot the VM once and run the test suites in it
-# (functional, hmm-tests, kunit, rdma-selftests, pyverbs; default all).  Results: build/test-results/*.xml (JUnit) and
-# *.log; the last lines printed are the per-suite counts and
-# "N passed, N failed, N skipped" over all suites.
+# (functional, hmm-tests, kunit, rdma-selftests, pyverbs; default all).
+# Results: build/test-results/*.xml (JUnit) and *.log; the last lines
+# printed are the per-suite counts and "N passed, N failed, N skipped" over
+# all suites.
 . "$(dirname "$0")/lib.sh"
 
 start=$(date +%s)

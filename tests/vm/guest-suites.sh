@@ -28,16 +28,8 @@ run_suite() {
 }
 
 functional() {
-	local rc=0
 	# ODP_NO_SKIP: in the VM a missing device or capability is a failure.
-	# Whole outputs in the JUnit file: report.py reads each test's KTAP.
-	ODP_NO_SKIP=1 ctest --test-dir "$ODP_USERSPACE_BUILD" -L vm --output-on-failure \
-		--output-junit "$out/functional.ctest-junit" \
-		--test-output-size-passed 4194304 --test-output-size-failed 4194304 \
-		>"$out/functional.log" 2>&1 || rc=$?
-	"${report[@]}" ctest functional "$out/functional.ctest-junit" "$out/functional.xml" ||
-		{ [ "$rc" -ne 0 ] || rc=1; }
-	return "$rc"
+	ODP_NO_SKIP=1 ctest_suite functional vm
 }
 
 hmm_tests() {
