@@ -39,6 +39,12 @@ extern const struct hmmem_backend hmmem_cuda_backend;
 /* The system page size. */
 size_t hmmem_page_size(void);
 
+/* For the chunks every loop over a range works in. */
+static inline size_t hmmem_min(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /*
  * Where [addr, npages) is, from /proc/self/pagemap: host, none, @device
  * for a device-private page, unknown for a page in swap (or any

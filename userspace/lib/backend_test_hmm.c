@@ -33,11 +33,6 @@ struct hmmem_dev {
 	int fd;
 };
 
-static size_t min_size(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
 /*
  * Whether @path is a test_hmm device node: a character device whose sysfs
  * entry is named hmm_dmirrorN.  Asked before opening it, since opening
@@ -183,7 +178,7 @@ static int refine_none(const void *addr, size_t npages, uint8_t *places)
 	uint8_t pm[256];
 
 	for (i = 0; i < npages; i += sizeof(pm)) {
-		size_t n = min_size(npages - i, sizeof(pm));
+		size_t n = hmmem_min(npages - i, sizeof(pm));
 		int err = 0;
 
 		for (j = 0; j < n && places[i + j] != HMMEM_PLACE_NONE; j++)
@@ -201,15 +196,19 @@ static int refine_none(const void *addr, size_t npages, uint8_t *places)
 	return 0;
 }
 
-static int test_hmm_where(struct hmmem_dev *dev, const void *addr,
-			  size_t npages, uint8_t *places)
+/*
+ * The places the driver's snapshot gives; *@none (may be NULL) gets how
+ * many of them read HMMEM_PLACE_NONE.
+ */
+static int snapshot_places(struct hmmem_dev *dev, const void *addr,
+			   size_t npages, uint8_t *places, size_t *none)
 {
-	size_t page = hmmem_page_size(), i, done, none = 0;
+	size_t page = hmmem_page_size(), i, done;
 	int tries;
 	uintptr_t a = (uintptr_t)addr;
 
 	for (done = 0; done < npages; done += SNAPSHOT_CHUNK) {
-		size_t n = min_size(npages - done, SNAPSHOT_CHUNK);
+		size_t n = hmmem_min(npages - done, SNAPSHOT_CHUNK);
 		uint8_t *p = places + done;
 		int err;
 
@@ -226,20 +225,33 @@ static int test_hmm_where(struct hmmem_dev *dev, const void *addr,
 			return err == -EINVAL ? -EFAULT : err;
 		for (i = 0; i < n; i++) {
 			p[i] = place_of(p[i]);
-			none += p[i] == HMMEM_PLACE_NONE;
+			if (none)
+				*none += p[i] == HMMEM_PLACE_NONE;
 		}
 	}
+	return 0;
+}
+
+static int test_hmm_where(struct hmmem_dev *dev, const void *addr,
+			  size_t npages, uint8_t *places)
+{
+	size_t none = 0;
+	int err = snapshot_places(dev, addr, npages, places, &none);
+
 	/*
 	 * The snapshot finds only this device's private pages: another
 	 * device's look not present, as untouched pages do.  The page table
 	 * tells them apart.
 	 */
-	if (none)
-		return refine_none(addr, npages, places);
-	return 0;
+	if (!err && none)
+		err = refine_none(addr, npages, places);
+	return err;
 }
 
-/* How many pages of the range are (@on: are not) on this device. */
+/*
+ * How many pages of the range are (@on: are not) on this device: the
+ * snapshot alone says, with no need to tell the others apart.
+ */
 static long count_on_device(struct hmmem_dev *dev, void *addr, size_t npages,
 			    bool on)
 {
@@ -248,9 +260,9 @@ static long count_on_device(struct hmmem_dev *dev, void *addr, size_t npages,
 	long count = 0;
 
 	for (done = 0; done < npages; done += SNAPSHOT_CHUNK) {
-		size_t n = min_size(npages - done, SNAPSHOT_CHUNK);
-		int err = test_hmm_where(dev, (char *)addr + done * page, n,
-					 places);
+		size_t n = hmmem_min(npages - done, SNAPSHOT_CHUNK);
+		int err = snapshot_places(dev, (char *)addr + done * page, n,
+					  places, NULL);
 
 		if (err)
 			return err;
@@ -269,7 +281,7 @@ static long test_hmm_to_device(struct hmmem_dev *dev, void *addr, size_t npages)
 	if (!bounce)
 		return -ENOMEM;
 	for (done = 0; done < npages; done += MIGRATE_CHUNK) {
-		size_t n = min_size(npages - done, MIGRATE_CHUNK);
+		size_t n = hmmem_min(npages - done, MIGRATE_CHUNK);
 		int err = dmirror_cmd(dev, HMM_DMIRROR_MIGRATE_TO_DEV,
 				      (uintptr_t)addr + done * page, n, bounce,
 				      NULL);
@@ -295,7 +307,7 @@ static long test_hmm_to_host(struct hmmem_dev *dev, void *addr, size_t npages)
 	size_t page = hmmem_page_size(), done;
 
 	for (done = 0; done < npages; done += MIGRATE_CHUNK) {
-		size_t n = min_size(npages - done, MIGRATE_CHUNK);
+		size_t n = hmmem_min(npages - done, MIGRATE_CHUNK);
 		int err = dmirror_cmd(dev, HMM_DMIRROR_MIGRATE_TO_SYS,
 				      (uintptr_t)addr + done * page, n, NULL,
 				      NULL);

@@ -234,7 +234,7 @@ static int check_mapped(uintptr_t addr, size_t npages)
 	unsigned char vec[4096];
 
 	while (npages) {
-		size_t n = npages < sizeof(vec) ? npages : sizeof(vec);
+		size_t n = hmmem_min(npages, sizeof(vec));
 
 		if (mincore((void *)addr, n * page, vec))
 			return errno == ENOMEM ? -EFAULT : -errno;

@@ -34,7 +34,7 @@ int hmmem_pagemap_places(const void *addr, size_t npages, uint8_t device,
 	if (fd < 0)
 		return -errno;
 	while (i < npages) {
-		size_t n = npages - i < 512 ? npages - i : 512, j;
+		size_t n = hmmem_min(npages - i, sizeof(e) / sizeof(e[0])), j;
 		off_t off =
 			(off_t)(((uintptr_t)addr / page + i) * sizeof(e[0]));
 		ssize_t got = pread(fd, e, n * sizeof(e[0]), off);
