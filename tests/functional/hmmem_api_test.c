@@ -600,6 +600,11 @@ static const struct tap_case cases[] = {
 
 int main(void)
 {
-	odp_seed_start(odp_seed_from_env());
+	uint32_t seed = odp_seed_from_env();
+
+	/* On stderr: TAP's version line comes first on stdout. */
+	fprintf(stderr, "# seed 0x%08x (ODP_SEED=0x%08x repeats this run)\n",
+		seed, seed);
+	odp_seed_start(seed);
 	return tap_run(cases, TAP_NCASES(cases));
 }
