@@ -22,6 +22,8 @@
  * matter only to importers that ask for aliases and are reset by teardown.
  */
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "odp_harness.h"
 
@@ -672,8 +674,43 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 }
 
 /*
+ * Runs rdma-core's `ibv_devinfo -v -d @dev` and reads the lines of its general_odp_caps
+ * block: @listed whether ODP_SUPPORT_DEVICE_PRIVATE is among them, @unknown
+ * whether an "Unknown flags" line is.  Returns false if it could not run.
+ */
+static bool devinfo_general_caps(const char *dev, bool *listed, bool *unknown)
+{
+	char cmd[512], line[256];
+	bool in_block = false, seen = false;
+	FILE *f;
+
+	*listed = *unknown = false;
+	snprintf(cmd, sizeof(cmd), "'%s' -v -d '%s' 2>&1", ODP_IBV_DEVINFO, dev);
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "general_odp_caps:")) {
+			in_block = seen = true;
+			continue;
+		}
+		/* Its lines are indented by five tabs, the next "\trc_odp_caps:" */
+		if (in_block && strncmp(line, "\t\t", 2))
+			in_block = false;
+		if (!in_block)
+			continue;
+		if (strstr(line, "ODP_SUPPORT_DEVICE_PRIVATE"))
+			*listed = true;
+		if (strstr(line, "Unknown flags"))
+			*unknown = true;
+	}
+	return pclose(f) == 0 && seen;
+}
+
+/*
  * odp_capability: rxe_b reports IB_UVERBS_ODP_SUPPORT_DEVICE_PRIVATE in
- * its ODP general capabilities exactly while its alias switch is on.
+ * its ODP general capabilities exactly while its alias switch is on, and
+ * `ibv_devinfo -v` (providers/ patches) lists it by name.
  */
 FIXTURE(odp_capability)
 {
@@ -706,7 +743,7 @@ FIXTURE_TEARDOWN(odp_capability)
 TEST_F(odp_capability, follows_the_alias_switch)
 {
 	struct ibv_device_attr_ex attr;
-	bool was = true, on = !variant->aliases;
+	bool was = true, on = !variant->aliases, listed, unknown;
 	uint32_t index = (uint32_t)self->dev.index;
 	int err;
 
@@ -719,8 +756,13 @@ TEST_F(odp_capability, follows_the_alias_switch)
 	EXPECT_EQ(0, err);
 	if (!err) {
 		EXPECT_EQ(variant->aliases, !!(attr.odp_caps.general_caps &
-					       ODP_SUPPORT_DEVICE_PRIVATE));
+					       IBV_ODP_SUPPORT_DEVICE_PRIVATE));
 	}
+	EXPECT_TRUE(devinfo_general_caps(
+		ibv_get_device_name(self->dev.ctx->device), &listed, &unknown))
+	TH_LOG("ibv_devinfo -v printed no general_odp_caps");
+	EXPECT_EQ(variant->aliases, listed);
+	EXPECT_FALSE(unknown);
 	EXPECT_EQ(0, rdma_nl_get_odp_alias(index, &on))
 	TH_LOG("%s", odp_reason());
 	EXPECT_EQ(variant->aliases, on);

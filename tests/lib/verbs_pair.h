@@ -39,13 +39,6 @@ struct odp_pair {
 	enum ibv_mtu path_mtu;
 };
 
-/*
- * The series' ODP general capability (IB_UVERBS_ODP_SUPPORT_DEVICE_PRIVATE):
- * ODP MRs reach device private memory without migrating it.  rdma-core 65
- * passes general_caps through unchanged but has no name for it yet.
- */
-#define ODP_SUPPORT_DEVICE_PRIVATE (1 << 2)
-
 /* Remote access an ODP MR under test gets (plus IBV_ACCESS_ON_DEMAND). */
 #define ODP_REMOTE_ACCESS                                   \
 	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \

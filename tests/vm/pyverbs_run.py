@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""pyverbs_run.py --src SRC --build BUILD --dev DEV --junit OUT.xml
+"""pyverbs_run.py --src SRC --build BUILD --dev DEV --junit OUT.xml [--must-run RE]
 
 Runs rdma-core's pyverbs tests (SRC/tests) on RDMA device DEV as rdma-core's
 own run_tests.py does (its arguments parser, its tests package with its
@@ -7,8 +7,11 @@ load_tests()), with a unittest result class that records each test, and
 writes one JUnit case per test id to OUT.xml: passed, failed or skipped.
 Every test the loader found is accounted for: tests that a class or module
 fixture skipped or failed get that outcome, tests that never ran (the
-suite was killed at its timeout: SIGTERM) count as failed.  The usual
-unittest -v text goes to stdout, for the log.
+suite was killed at its timeout: SIGTERM) count as failed.  Tests whose id
+matches --must-run (a regular expression, searched) count as failed when
+they skip, or when none is found: where the VM provides what they need, a
+skip would hide a regression.  The usual unittest -v text goes to stdout,
+for the log.
 
 Exit status: 0 if no test failed, 1 otherwise, 124 after SIGTERM.
 """
@@ -149,6 +152,8 @@ def main():
     ap.add_argument("--build", required=True, help="its build tree")
     ap.add_argument("--dev", required=True, help="RDMA device")
     ap.add_argument("--junit", required=True, help="JUnit XML to write")
+    ap.add_argument("--must-run", metavar="RE", action="append", default=[],
+                    help="tests (id regex) that must not skip; repeatable")
     args = ap.parse_args()
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -162,6 +167,14 @@ def main():
         terminated = True
         print("\npyverbs_run: SIGTERM (the suite's timeout): stopping", flush=True)
     cases = outcomes_of_all(ids, runner.result, terminated)
+    for pattern in args.must_run:
+        matched = [i for i, (tid, _, _) in enumerate(cases) if re.search(pattern, tid)]
+        if not matched:
+            cases.append((f"--must-run {pattern}", "failed", "no test matches"))
+        for i in matched:
+            tid, status, detail = cases[i]
+            if status == "skipped":
+                cases[i] = (tid, "failed", f"skipped, but must run here: {detail}")
     counts = report.write_junit("pyverbs", cases, args.junit)
     print(report.line("pyverbs", counts) + f" ({len(ids)} tests loaded)", flush=True)
     if terminated:
