@@ -18,7 +18,7 @@ PKGS=(
 	# perftest 25.01
 	autoconf automake libtool libpci-dev pciutils
 	# our userspace, reports
-	jq cppcheck clang-format valgrind
+	jq cppcheck clang-format valgrind groff-base
 )
 
 missing=()

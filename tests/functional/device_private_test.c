@@ -685,7 +685,8 @@ static bool devinfo_general_caps(const char *dev, bool *listed, bool *unknown)
 	FILE *f;
 
 	*listed = *unknown = false;
-	snprintf(cmd, sizeof(cmd), "'%s' -v -d '%s' 2>&1", ODP_IBV_DEVINFO, dev);
+	snprintf(cmd, sizeof(cmd), "'%s' -v -d '%s' 2>&1", ODP_IBV_DEVINFO,
+		 dev);
 	f = popen(cmd, "r");
 	if (!f)
 		return false;

@@ -9,6 +9,7 @@
 #include "hmmem.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct hmmem_dev;
 
@@ -52,5 +53,12 @@ static inline size_t hmmem_min(size_t a, size_t b)
  */
 int hmmem_pagemap_places(const void *addr, size_t npages, uint8_t device,
 			 uint8_t *places);
+/*
+ * The same for the address space of process @pid, from /proc/PID/pagemap
+ * (which needs ptrace read access to it): for odp-devmem.  @addr is an
+ * address in that process.
+ */
+int hmmem_pagemap_places_pid(int pid, uintptr_t addr, size_t npages,
+			     uint8_t device, uint8_t *places);
 
 #endif /* HMMEM_BACKEND_H */

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define PM_PRESENT (1ULL << 63)
@@ -23,26 +24,20 @@
 #define SWP_DEVICE_WRITE 28
 #define SWP_DEVICE_READ 29
 
-int hmmem_pagemap_places(const void *addr, size_t npages, uint8_t device,
-			 uint8_t *places)
+/* Reads the places of [addr, npages) from the pagemap file @fd. */
+static int read_places(int fd, uintptr_t addr, size_t npages, uint8_t device,
+		       uint8_t *places)
 {
 	size_t page = hmmem_page_size(), i = 0;
 	uint64_t e[512];
-	int fd, err = 0;
 
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	while (i < npages) {
 		size_t n = hmmem_min(npages - i, sizeof(e) / sizeof(e[0])), j;
-		off_t off =
-			(off_t)(((uintptr_t)addr / page + i) * sizeof(e[0]));
+		off_t off = (off_t)((addr / page + i) * sizeof(e[0]));
 		ssize_t got = pread(fd, e, n * sizeof(e[0]), off);
 
-		if (got != (ssize_t)(n * sizeof(e[0]))) {
-			err = got < 0 ? -errno : -EIO;
-			break;
-		}
+		if (got != (ssize_t)(n * sizeof(e[0])))
+			return got < 0 ? -errno : -EIO;
 		for (j = 0; j < n; j++) {
 			uint8_t *p = &places[i + j];
 
@@ -58,6 +53,33 @@ int hmmem_pagemap_places(const void *addr, size_t npages, uint8_t device,
 		}
 		i += n;
 	}
+	return 0;
+}
+
+static int places_from(const char *path, uintptr_t addr, size_t npages,
+		       uint8_t device, uint8_t *places)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = read_places(fd, addr, npages, device, places);
 	close(fd);
 	return err;
+}
+
+int hmmem_pagemap_places(const void *addr, size_t npages, uint8_t device,
+			 uint8_t *places)
+{
+	return places_from("/proc/self/pagemap", (uintptr_t)addr, npages,
+			   device, places);
+}
+
+int hmmem_pagemap_places_pid(int pid, uintptr_t addr, size_t npages,
+			     uint8_t device, uint8_t *places)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	return places_from(path, addr, npages, device, places);
 }

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <linux/netlink.h>
-/* The series' UAPI, not the copy in rdma-core's kernel-headers. */
-#include <include/uapi/rdma/rdma_netlink.h>
+/* rdma-core's copy, with RDMA_NLDEV_ATTR_DEV_ODP_ALIAS (providers/ 0001) */
+#include <rdma/rdma_netlink.h>
 
 #include "reason.h"
 

@@ -1,6 +1,6 @@
 /*
  * rdma_nl.h - the device attributes of rdma netlink (NETLINK_RDMA, the
- * NLDEV client) that the tests read and set: what iproute2's
+ * NLDEV client) that the tests and odp-devmem read and set: what iproute2's
  * "rdma dev show" and "rdma dev set" do, without depending on an iproute2
  * that knows the series' attributes.
  *
