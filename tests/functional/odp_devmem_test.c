@@ -73,13 +73,16 @@ static char *run_tool(int *status, bool with_stderr, const char *fmt, ...)
 	return out;
 }
 
-/* Whether @json parses, by python3's json module (true without python3). */
+/*
+ * Whether @json parses, by python3's json module; without python3, true
+ * unless ODP_NO_SKIP (the VM has it).
+ */
 static bool json_parses(const char *json)
 {
 	FILE *f;
 
 	if (access("/usr/bin/python3", X_OK))
-		return true;
+		return !odp_no_skip();
 	f = popen("/usr/bin/python3 -c 'import json,sys; json.load(sys.stdin)' "
 		  ">/dev/null 2>&1",
 		  "w");
@@ -409,7 +412,7 @@ TEST_F(odp_devmem, exporters_and_their_counters)
 	EXPECT_HAS(out, "{\"spec\":\"test_hmm:0\",\"kind\":\"device private\","
 			"\"available\":true,\"detail\":\"/dev/hmm_dmirror0\"}");
 	EXPECT_HAS(out, "{\"spec\":\"cuda\",\"kind\":\"device private\","
-			"\"available\":false,\"detail\":\"not available: ");
+			"\"available\":");
 	free(out);
 
 	/* Without --evict it refuses, and the device keeps its pages */
@@ -466,6 +469,12 @@ TEST(odp_devmem_bad_usage)
 		  "dev set DEV odp-alias on|off" },
 		{ "exporter counters test_hmm:0 --now", 2, "--evict" },
 		{ "exporter counters nosuch --evict", 1, "nosuch: " },
+		{ "run -e test_hmmX -- true", 2, "an exporter is test_hmm" },
+		{ "run -e cuda:x -- true", 2, "an exporter is test_hmm" },
+		{ "run -n 1x -- true", 2, "a number of completions" },
+		{ "run -x -- true", 2, "run [-e SPEC] [-n N]" },
+		{ "dev show -h", 0, "Usage:" },
+		{ "mr show rxe_a 0x", 2, "'0x' is not an rkey" },
 	};
 	size_t i;
 

@@ -46,15 +46,29 @@
 #define PUBLIC __attribute__((visibility("default")))
 #define MAX_CONTEXTS 64
 
+typedef struct ibv_mr *(*reg_mr_fn)(struct ibv_pd *, void *, size_t, int);
+typedef struct ibv_mr *(*reg_mr_iova_fn)(struct ibv_pd *, void *, size_t,
+					 uint64_t, int);
+typedef struct ibv_mr *(*reg_mr_iova2_fn)(struct ibv_pd *, void *, size_t,
+					  uint64_t, unsigned int);
+typedef struct ibv_mr *(*reg_mr_ex_fn)(struct ibv_pd *,
+				       struct ibv_mr_init_attr *);
+typedef int (*rereg_mr_fn)(struct ibv_mr *, int, struct ibv_pd *, void *,
+			   size_t, int);
+typedef int (*dereg_mr_fn)(struct ibv_mr *);
+typedef struct ibv_context *(*open_device_fn)(struct ibv_device *);
+typedef int (*close_device_fn)(struct ibv_context *);
+typedef int (*poll_cq_fn)(struct ibv_cq *, int, struct ibv_wc *);
+
 struct tracked {
 	struct ibv_mr *mr;
 	uintptr_t start; /* page-aligned range of the registration */
 	size_t npages;
-	long moved; /* pages moved at registration (or -errno) */
 };
 
 static struct {
 	pthread_mutex_t lock;
+	pid_t pid; /* the process that set this up; a fork()ed child does not */
 	bool init;
 	int h; /* libhmmem handle, < 0 if none */
 	char name[64];
@@ -69,14 +83,18 @@ static struct {
 	uint64_t moved; /* pages moved to the device, in all */
 	struct tracked *mrs;
 	size_t nmrs, cap;
+	/* Set at open, cleared at close: read by poll_cq_wrap() unlocked */
 	struct {
-		struct ibv_context *ctx;
-		int (*poll_cq)(struct ibv_cq *cq, int n, struct ibv_wc *wc);
+		struct ibv_context *_Atomic ctx;
+		poll_cq_fn poll_cq;
 	} ctxs[MAX_CONTEXTS];
 	FILE *report;
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER, .h = -1 };
 
 static __thread int depth;
+
+/* The next definition of @name: libibverbs' (NULL if it lacks it) */
+#define NEXT(type, name) ((type)dlsym(RTLD_NEXT, #name))
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -93,14 +111,44 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Under st.lock: the first time, open the exporter named by the env. */
+/* A fork()ed child keeps the parent's copy of st.lock and of the handle */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&st.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&st.lock);
+}
+
+__attribute__((constructor)) static void setup(void)
+{
+	const char *every = getenv("ODP_DEVMEM_EVERY");
+
+	st.pid = getpid();
+	if (every && *every)
+		st.every = strtoul(every, NULL, 10);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_parent);
+}
+
+/* Whether this process is the one the library was set up in */
+static bool ours(void)
+{
+	return getpid() == st.pid;
+}
+
+/*
+ * Under st.lock: at the first ODP registration, open the exporter that
+ * the environment names.  If it cannot be opened, say so even with
+ * ODP_DEVMEM_QUIET: the program then runs on host memory.
+ */
 static void init_locked(void)
 {
 	const char *spec = getenv("ODP_DEVMEM_EXPORTER");
-	const char *every = getenv("ODP_DEVMEM_EVERY");
 	const char *path = getenv("ODP_DEVMEM_REPORT");
 	const char *quiet = getenv("ODP_DEVMEM_QUIET");
-	const char *aliases;
+	const char *aliases = getenv("ODP_DEVMEM_ALIASES");
 
 	if (st.init)
 		return;
@@ -112,16 +160,16 @@ static void init_locked(void)
 		if (f)
 			st.report = f;
 	}
-	st.quiet = quiet && *quiet && strcmp(quiet, "0");
-	if (every && *every)
-		st.every = strtoul(every, NULL, 10);
-	st.h = hmmem_open(spec && *spec ? spec : "test_hmm");
+	if (!spec || !*spec)
+		spec = "test_hmm";
+	st.h = hmmem_open(spec);
 	if (st.h < 0) {
 		say("cannot open %s: %s; ODP MRs stay where the program puts "
 		    "them",
-		    spec && *spec ? spec : "test_hmm", hmmem_strerror(st.h));
+		    spec, hmmem_strerror(st.h));
 		return;
 	}
+	st.quiet = quiet && *quiet && strcmp(quiet, "0");
 	hmmem_name(st.h, st.name, sizeof(st.name));
 	/* The device's counters count since it exists: report the run's */
 	st.have_base = !hmmem_counters(st.h, &st.base, sizeof(st.base));
@@ -130,7 +178,6 @@ static void init_locked(void)
 	 * implements dma_alias(); ODP_DEVMEM_ALIASES=0 keeps it refusing
 	 * (every page the NIC touches then migrates: the baseline).
 	 */
-	aliases = getenv("ODP_DEVMEM_ALIASES");
 	st.aliases_set =
 		!hmmem_set_aliases(st.h, !(aliases && !strcmp(aliases, "0")));
 }
@@ -148,48 +195,51 @@ static long move_locked(uintptr_t start, size_t npages)
 	return n;
 }
 
-/* Called before a registration of [addr, addr + len) with @access */
-static struct tracked *before_reg(const void *addr, size_t len,
-				  unsigned int access)
+/*
+ * Before a registration of [addr, addr + len) with @access: for an ODP MR
+ * over an address range, moves its pages to the device and fills @t.
+ * False if the registration is not one to track.
+ */
+static bool before_reg(const void *addr, size_t len, unsigned int access,
+		       struct tracked *t)
 {
 	size_t page = hmmem_page_size();
-	uintptr_t start = (uintptr_t)addr & ~(page - 1);
-	struct tracked *t;
 
 	if (!(access & IBV_ACCESS_ON_DEMAND) || !addr || !len ||
-	    (uintptr_t)addr + len < (uintptr_t)addr)
-		return NULL;
+	    (uintptr_t)addr + len < (uintptr_t)addr || !ours())
+		return false;
+	t->mr = NULL;
+	t->start = (uintptr_t)addr & ~(page - 1);
+	t->npages = ((uintptr_t)addr + len - t->start + page - 1) / page;
 	pthread_mutex_lock(&st.lock);
 	init_locked();
+	move_locked(t->start, t->npages);
+	pthread_mutex_unlock(&st.lock);
+	return true;
+}
+
+/* After it: tracks @mr, if it was registered */
+static void after_reg(struct tracked *t, struct ibv_mr *mr)
+{
+	if (!mr)
+		return;
+	t->mr = mr;
+	pthread_mutex_lock(&st.lock);
 	if (st.nmrs == st.cap) {
 		size_t cap = st.cap ? 2 * st.cap : 16;
 		struct tracked *m = realloc(st.mrs, cap * sizeof(*m));
 
 		if (!m) {
+			say("out of memory: MR rkey 0x%x is not reported",
+			    mr->rkey);
 			pthread_mutex_unlock(&st.lock);
-			return NULL;
+			return;
 		}
 		st.mrs = m;
 		st.cap = cap;
 	}
-	t = &st.mrs[st.nmrs];
-	t->mr = NULL;
-	t->start = start;
-	t->npages = ((uintptr_t)addr + len - start + page - 1) / page;
-	t->moved = move_locked(t->start, t->npages);
-	/* The lock stays held until after_reg() */
-	return t;
-}
-
-static void after_reg(struct tracked *t, struct ibv_mr *mr)
-{
-	if (!t)
-		return;
-	if (mr) {
-		t->mr = mr;
-		st.nmrs++;
-		st.registered++;
-	}
+	st.mrs[st.nmrs++] = *t;
+	st.registered++;
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -223,93 +273,204 @@ static void report_mr_locked(const struct tracked *t, const char *when)
 	    t->start, on, st.h >= 0 ? st.name : "no device", when, counters);
 }
 
-PUBLIC struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
-				       size_t length, uint64_t iova,
-				       unsigned int access)
+/*
+ * Stops tracking @mr (or, with @ctx, every MR of that context), reporting
+ * each with @when if @report.
+ */
+static void untrack(const struct ibv_mr *mr, const struct ibv_context *ctx,
+		    const char *when, bool report)
 {
-	static struct ibv_mr *(*real)(struct ibv_pd *, void *, size_t, uint64_t,
-				      unsigned int);
-	struct tracked *t = NULL;
+	size_t i = 0;
+
+	pthread_mutex_lock(&st.lock);
+	while (i < st.nmrs) {
+		if (mr ? st.mrs[i].mr != mr : st.mrs[i].mr->context != ctx) {
+			i++;
+			continue;
+		}
+		if (report)
+			report_mr_locked(&st.mrs[i], when);
+		st.mrs[i] = st.mrs[--st.nmrs];
+	}
+	pthread_mutex_unlock(&st.lock);
+}
+
+/*
+ * The registration entry points.  In rdma-core 65 ibv_reg_mr() and
+ * ibv_reg_mr_iova() call ibv_reg_mr_iova2() and ibv_reg_buf_mr() calls
+ * ibv_reg_mr_ex(), through the PLT; a libibverbs linked with
+ * -Bsymbolic-functions would not, so the outer ones are interposed too
+ * and depth makes a nested call count once.
+ */
+/* verbs.h makes both macros, as libibverbs does its own definitions */
+#undef ibv_reg_mr
+#undef ibv_reg_mr_iova
+
+PUBLIC struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
+				 int access)
+{
+	reg_mr_fn real = NEXT(reg_mr_fn, ibv_reg_mr);
+	struct tracked t;
+	bool track = false;
 	struct ibv_mr *mr;
 
-	if (!real)
-		real = (struct ibv_mr * (*)(struct ibv_pd *, void *, size_t,
-					    uint64_t, unsigned int))
-			dlsym(RTLD_NEXT, "ibv_reg_mr_iova2");
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
 	if (!depth++)
-		t = before_reg(addr, length, access);
-	mr = real(pd, addr, length, iova, access);
-	after_reg(t, mr);
+		track = before_reg(addr, length, (unsigned int)access, &t);
+	mr = real(pd, addr, length, access);
+	if (track)
+		after_reg(&t, mr);
 	depth--;
 	return mr;
 }
 
+PUBLIC struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr,
+				      size_t length, uint64_t iova, int access)
+{
+	reg_mr_iova_fn real = NEXT(reg_mr_iova_fn, ibv_reg_mr_iova);
+	struct tracked t;
+	bool track = false;
+	struct ibv_mr *mr;
+
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!depth++)
+		track = before_reg(addr, length, (unsigned int)access, &t);
+	mr = real(pd, addr, length, iova, access);
+	if (track)
+		after_reg(&t, mr);
+	depth--;
+	return mr;
+}
+
+PUBLIC struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
+				       size_t length, uint64_t iova,
+				       unsigned int access)
+{
+	reg_mr_iova2_fn real = NEXT(reg_mr_iova2_fn, ibv_reg_mr_iova2);
+	struct tracked t;
+	bool track = false;
+	struct ibv_mr *mr;
+
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!depth++)
+		track = before_reg(addr, length, access, &t);
+	mr = real(pd, addr, length, iova, access);
+	if (track)
+		after_reg(&t, mr);
+	depth--;
+	return mr;
+}
+
+/* Address ranges only: a dma-buf registration (IBV_REG_MR_MASK_FD) is not */
 PUBLIC struct ibv_mr *ibv_reg_mr_ex(struct ibv_pd *pd,
 				    struct ibv_mr_init_attr *attr)
 {
-	static struct ibv_mr *(*real)(struct ibv_pd *,
-				      struct ibv_mr_init_attr *);
-	struct tracked *t = NULL;
+	reg_mr_ex_fn real = NEXT(reg_mr_ex_fn, ibv_reg_mr_ex);
+	struct tracked t;
+	bool track = false;
 	struct ibv_mr *mr;
 
-	if (!real)
-		real = (struct ibv_mr *
-			(*)(struct ibv_pd *, struct ibv_mr_init_attr *))
-			dlsym(RTLD_NEXT, "ibv_reg_mr_ex");
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
 	if (!depth++ && attr && (attr->comp_mask & IBV_REG_MR_MASK_ADDR) &&
 	    !(attr->comp_mask & IBV_REG_MR_MASK_FD))
-		t = before_reg(attr->addr, attr->length, attr->access);
+		track = before_reg(attr->addr, attr->length, attr->access, &t);
 	mr = real(pd, attr);
-	after_reg(t, mr);
+	if (track)
+		after_reg(&t, mr);
 	depth--;
 	return mr;
 }
 
+/* A new translation leaves our range stale: forget the MR (not reported) */
+PUBLIC int ibv_rereg_mr(struct ibv_mr *mr, int flags, struct ibv_pd *pd,
+			void *addr, size_t length, int access)
+{
+	rereg_mr_fn real = NEXT(rereg_mr_fn, ibv_rereg_mr);
+	int ret;
+
+	if (!real)
+		return IBV_REREG_MR_ERR_INPUT;
+	ret = real(mr, flags, pd, addr, length, access);
+	if (!ret && ours() && (flags & IBV_REREG_MR_CHANGE_TRANSLATION))
+		untrack(mr, NULL, NULL, false);
+	return ret;
+}
+
 PUBLIC int ibv_dereg_mr(struct ibv_mr *mr)
 {
-	static int (*real)(struct ibv_mr *);
+	dereg_mr_fn real = NEXT(dereg_mr_fn, ibv_dereg_mr);
+	struct tracked t = { 0 };
 	size_t i;
 
 	if (!real)
-		real = (int (*)(struct ibv_mr *))dlsym(RTLD_NEXT,
-						       "ibv_dereg_mr");
-	if (!real)
 		return ENOSYS;
+	/* Where the pages are now; reported only if the MR goes away */
 	pthread_mutex_lock(&st.lock);
-	for (i = 0; i < st.nmrs; i++) {
-		if (st.mrs[i].mr != mr)
-			continue;
-		report_mr_locked(&st.mrs[i], "deregistration");
-		st.mrs[i] = st.mrs[--st.nmrs];
-		break;
-	}
+	for (i = 0; i < st.nmrs && ours(); i++)
+		if (st.mrs[i].mr == mr)
+			t = st.mrs[i];
 	pthread_mutex_unlock(&st.lock);
+	if (t.mr) {
+		FILE *saved = st.report;
+		bool quiet = st.quiet;
+		char *line = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&line, &len);
+		int ret;
+
+		/* Render the line while the MR exists, print it if it goes */
+		if (mem) {
+			pthread_mutex_lock(&st.lock);
+			st.report = mem;
+			st.quiet = false;
+			report_mr_locked(&t, "deregistration");
+			st.report = saved;
+			st.quiet = quiet;
+			pthread_mutex_unlock(&st.lock);
+			fclose(mem);
+		}
+		ret = real(mr);
+		if (!ret) {
+			if (line && !quiet) {
+				fputs(line, saved);
+				fflush(saved);
+			}
+			untrack(mr, NULL, NULL, false);
+		}
+		free(line);
+		return ret;
+	}
 	return real(mr);
 }
 
 /* poll_cq of the context, then the moves every st.every completions */
 static int poll_cq_wrap(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 {
-	int (*poll)(struct ibv_cq *, int, struct ibv_wc *) = NULL;
+	poll_cq_fn poll = NULL;
 	int i, got;
 
-	pthread_mutex_lock(&st.lock);
 	for (i = 0; i < MAX_CONTEXTS && !poll; i++)
 		if (st.ctxs[i].ctx == cq->context)
 			poll = st.ctxs[i].poll_cq;
-	pthread_mutex_unlock(&st.lock);
-	if (!poll)
+	if (!poll) {
+		/* Only a CQ polled while its context closes gets here */
+		errno = EINVAL;
 		return -1;
+	}
 	got = poll(cq, n, wc);
-	if (got <= 0 || !st.every)
+	if (got <= 0 || !ours())
 		return got;
 	pthread_mutex_lock(&st.lock);
 	st.polled += (unsigned long)got;
@@ -325,52 +486,48 @@ static int poll_cq_wrap(struct ibv_cq *cq, int n, struct ibv_wc *wc)
 	return got;
 }
 
+/* With ODP_DEVMEM_EVERY, wraps the context's poll_cq (the exporter is not
+ * opened here: only an ODP registration does that) */
 PUBLIC struct ibv_context *ibv_open_device(struct ibv_device *device)
 {
-	static struct ibv_context *(*real)(struct ibv_device *);
+	open_device_fn real = NEXT(open_device_fn, ibv_open_device);
 	struct ibv_context *ctx;
+	int i;
 
-	if (!real)
-		real = (struct ibv_context * (*)(struct ibv_device *))
-			dlsym(RTLD_NEXT, "ibv_open_device");
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
 	ctx = real(device);
-	if (!ctx)
-		return NULL;
+	if (!ctx || !st.every || !ours())
+		return ctx;
 	pthread_mutex_lock(&st.lock);
-	init_locked();
-	if (st.every) {
-		int i;
-
-		for (i = 0; i < MAX_CONTEXTS && st.ctxs[i].ctx; i++)
-			;
-		if (i < MAX_CONTEXTS) {
-			st.ctxs[i].ctx = ctx;
-			st.ctxs[i].poll_cq = ctx->ops.poll_cq;
-			ctx->ops.poll_cq = poll_cq_wrap;
-		} else {
-			say("more than %d contexts: completions on %s do not "
-			    "move pages",
-			    MAX_CONTEXTS, ibv_get_device_name(device));
-		}
+	for (i = 0; i < MAX_CONTEXTS && st.ctxs[i].ctx; i++)
+		;
+	if (i < MAX_CONTEXTS) {
+		st.ctxs[i].poll_cq = ctx->ops.poll_cq;
+		st.ctxs[i].ctx = ctx;
+		ctx->ops.poll_cq = poll_cq_wrap;
+	} else {
+		init_locked();
+		say("more than %d contexts: completions on %s do not move "
+		    "pages",
+		    MAX_CONTEXTS, ibv_get_device_name(device));
 	}
 	pthread_mutex_unlock(&st.lock);
 	return ctx;
 }
 
+/* MRs still registered go with the context: reported, then forgotten */
 PUBLIC int ibv_close_device(struct ibv_context *ctx)
 {
-	static int (*real)(struct ibv_context *);
+	close_device_fn real = NEXT(close_device_fn, ibv_close_device);
 	int i;
 
 	if (!real)
-		real = (int (*)(struct ibv_context *))dlsym(RTLD_NEXT,
-							    "ibv_close_device");
-	if (!real)
 		return ENOSYS;
+	if (ours())
+		untrack(NULL, ctx, "close of the device", true);
 	pthread_mutex_lock(&st.lock);
 	for (i = 0; i < MAX_CONTEXTS; i++) {
 		if (st.ctxs[i].ctx != ctx)
@@ -387,6 +544,8 @@ __attribute__((destructor)) static void report_at_exit(void)
 	struct hmmem_counters c;
 	size_t i;
 
+	if (!ours())
+		return;
 	pthread_mutex_lock(&st.lock);
 	if (!st.init || st.h < 0) {
 		pthread_mutex_unlock(&st.lock);
@@ -404,7 +563,10 @@ __attribute__((destructor)) static void report_at_exit(void)
 		    st.name, c.migrated_to_host - st.base.migrated_to_host,
 		    c.alias_offered - st.base.alias_offered,
 		    c.alias_refused - st.base.alias_refused);
-	/* test_hmm's device flags outlive this file: back to the default */
+	/*
+	 * test_hmm's device flags outlive this file, and it cannot say what
+	 * they were: back to its default, no aliases.
+	 */
 	if (st.aliases_set)
 		hmmem_set_aliases(st.h, 0);
 	pthread_mutex_unlock(&st.lock);

@@ -11,7 +11,7 @@
  *   odp-devmem [-j] exporter [show]    the device-memory exporters found
  *   odp-devmem [-j] exporter counters SPEC --evict
  *   odp-devmem [-j] where PID ADDR LEN where each page of a range lives
- *   odp-devmem run [-e SPEC] [-n N] [-q] [-r FILE] -- PROGRAM [ARG...]
+ *   odp-devmem run [-e SPEC] [-n N] [-q] [-R] [-r FILE] -- PROGRAM [ARG...]
  *                                      PROGRAM with its ODP MRs in device
  *                                      memory (libodp-devmem-preload.so)
  *
@@ -70,7 +70,8 @@ static void jw_string(const char *s)
 
 		if (c == '"' || c == '\\')
 			printf("\\%c", c);
-		else if (c < 0x20)
+		else if (c < 0x20 ||
+			 c >= 0x7f) /* valid UTF-8 whatever it was */
 			printf("\\u%04x", c);
 		else
 			putchar(c);
@@ -672,13 +673,14 @@ static int cmd_dev_set(const char *name, const char *attr, const char *val)
 /* Parses a whole unsigned number (0x.. hex, else decimal) into *@v. */
 static bool parse_u64(const char *s, uint64_t *v)
 {
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
 	unsigned long long x;
 	char *end;
 
-	if (!*s || *s == '-' || isspace((unsigned char)*s))
+	if (!isxdigit((unsigned char)s[hex ? 2 : 0]))
 		return false;
 	errno = 0;
-	x = strtoull(s, &end, 0);
+	x = strtoull(s, &end, hex ? 16 : 10);
 	if (errno || *end)
 		return false;
 	*v = x;
@@ -954,6 +956,20 @@ static int bad_usage(const char *what)
 	return EXIT_USAGE;
 }
 
+/* test_hmm, test_hmm:N, test_hmm:/PATH, cuda or cuda:N (hmmem_open(3)) */
+static bool valid_spec(const char *spec)
+{
+	const char *arg = strchr(spec, ':');
+	size_t len = arg ? (size_t)(arg - spec) : strlen(spec);
+	uint64_t n;
+
+	if (len == 8 && !strncmp(spec, "test_hmm", 8))
+		return !arg || arg[1] == '/' || parse_u64(arg + 1, &n);
+	if (len == 4 && !strncmp(spec, "cuda", 4))
+		return !arg || parse_u64(arg + 1, &n);
+	return false;
+}
+
 /* The preload library: $ODP_DEVMEM_PRELOAD, beside this binary, or installed */
 static bool find_preload(char *path, size_t len)
 {
@@ -984,7 +1000,7 @@ static bool find_preload(char *path, size_t len)
 }
 
 /*
- * run [-e SPEC] [-n N] [-q] [-r FILE] -- PROGRAM [ARG...]: PROGRAM with the
+ * run [-e SPEC] [-n N] [-q] [-R] [-r FILE] -- PROGRAM [ARG...]: PROGRAM with the
  * preload library, which moves every ODP MR's buffer to device memory at
  * registration (and every N completions); never returns on success.
  */
@@ -993,7 +1009,7 @@ static int cmd_run(int n, char **a)
 	const char *spec = "test_hmm", *every = NULL, *report = NULL;
 	char preload[PATH_MAX];
 	const char *old;
-	int i = 1;
+	int i = 1, err;
 	uint64_t v;
 
 	for (; i < n && a[i][0] == '-'; i++) {
@@ -1023,7 +1039,7 @@ static int cmd_run(int n, char **a)
 	}
 	if (i >= n)
 		return bad_usage("run: no PROGRAM to run");
-	if (strncmp(spec, "test_hmm", 8) && strncmp(spec, "cuda", 4)) {
+	if (!valid_spec(spec)) {
 		fprintf(stderr,
 			PROG ": run -e %s: an exporter is test_hmm[:N|:PATH] "
 			     "or cuda[:N]\n",
@@ -1060,8 +1076,9 @@ static int cmd_run(int n, char **a)
 	if (report)
 		setenv("ODP_DEVMEM_REPORT", report, 1);
 	execvp(a[i], a + i);
-	fprintf(stderr, PROG ": run: %s: %s\n", a[i], strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	err = errno;
+	fprintf(stderr, PROG ": run: %s: %s\n", a[i], strerror(err));
+	return err == ENOENT ? 127 : 126;
 }
 
 int main(int argc, char **argv)
@@ -1093,10 +1110,14 @@ int main(int argc, char **argv)
 		return cmd_run(n, a);
 	/* -j after the command too, as in "odp-devmem dev show -j" */
 	for (a = argv + optind, n = 0; *a; a++) {
-		if (!strcmp(*a, "-j") || !strcmp(*a, "--json"))
+		if (!strcmp(*a, "-j") || !strcmp(*a, "--json")) {
 			json = true;
-		else
+		} else if (!strcmp(*a, "-h") || !strcmp(*a, "--help")) {
+			usage(stdout);
+			return 0;
+		} else {
 			argv[optind + n++] = *a;
+		}
 	}
 	argv[optind + n] = NULL;
 	a = argv + optind;
