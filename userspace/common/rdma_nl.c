@@ -277,13 +277,8 @@ static bool attr_u64(const struct nlattr *a, uint64_t *v)
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A counter the kernel names, and where it goes in our structure */
-struct named_u64 {
-	const char *name;
-	size_t off;
-};
-
 /* Stores @v in the field of @dst that @fields names @name: 1, or 0 if none */
-static unsigned int store_named(const struct named_u64 *fields, size_t n,
+static unsigned int store_named(const struct rdma_nl_counter *fields, size_t n,
 				void *dst, const char *name, uint64_t v)
 {
 	size_t i;
@@ -298,7 +293,7 @@ static unsigned int store_named(const struct named_u64 *fields, size_t n,
 }
 
 /* The MR's ODP counters, by the names rxe's driver attributes give them */
-static const struct named_u64 odp_mr_fields[] = {
+const struct rdma_nl_counter rdma_nl_odp_mr_counters[] = {
 #define F(f)                                           \
 	{                                              \
 #f, offsetof(struct rdma_nl_odp_mr, f) \
@@ -311,7 +306,7 @@ static const struct named_u64 odp_mr_fields[] = {
 };
 
 /* The device's, by the names of its hw counters */
-static const struct named_u64 odp_dev_fields[] = {
+const struct rdma_nl_counter rdma_nl_odp_dev_counters[] = {
 #define F(f)                                                \
 	{                                                   \
 		"odp_" #f, offsetof(struct rdma_odp_dev, f) \
@@ -320,6 +315,9 @@ static const struct named_u64 odp_dev_fields[] = {
 	F(alias_pages), F(alias_fallbacks),
 #undef F
 };
+
+const size_t rdma_nl_odp_mr_ncounters = ARRAY_LEN(rdma_nl_odp_mr_counters);
+const size_t rdma_nl_odp_dev_ncounters = ARRAY_LEN(rdma_nl_odp_dev_counters);
 
 struct want_mr {
 	uint32_t rkey;
@@ -354,7 +352,8 @@ static void odp_mr_driver_attrs(struct want_mr *w, const struct nlattr *drv)
 		case RDMA_NLDEV_ATTR_DRIVER_U64:
 			if (name && attr_u64(a, &v))
 				w->counters += store_named(
-					odp_mr_fields, ARRAY_LEN(odp_mr_fields),
+					rdma_nl_odp_mr_counters,
+					ARRAY_LEN(rdma_nl_odp_mr_counters),
 					w->mr, name, v);
 			name = NULL;
 			break;
@@ -417,10 +416,10 @@ int rdma_nl_get_odp_mr(uint32_t index, uint32_t rkey, struct rdma_nl_odp_mr *mr)
 		odp_fail("device %u has no MR with rkey 0x%x", index, rkey);
 		return ENOENT;
 	}
-	if (w.counters != ARRAY_LEN(odp_mr_fields)) {
+	if (w.counters != ARRAY_LEN(rdma_nl_odp_mr_counters)) {
 		odp_fail("the MR with rkey 0x%x reports %u of the %zu ODP "
 			 "counters: not ODP, or a kernel without them",
-			 rkey, w.counters, ARRAY_LEN(odp_mr_fields));
+			 rkey, w.counters, ARRAY_LEN(rdma_nl_odp_mr_counters));
 		return ENODATA;
 	}
 	return 0;
@@ -453,9 +452,10 @@ static int find_stats(const struct nlmsghdr *nh, void *arg)
 			continue;
 		str = attr_str(name);
 		if (str)
-			w->found += store_named(odp_dev_fields,
-						ARRAY_LEN(odp_dev_fields),
-						w->dev, str, v);
+			w->found +=
+				store_named(rdma_nl_odp_dev_counters,
+					    ARRAY_LEN(rdma_nl_odp_dev_counters),
+					    w->dev, str, v);
 	}
 	return 0;
 }
@@ -475,10 +475,11 @@ int rdma_nl_get_odp_dev(uint32_t index, uint32_t port, struct rdma_odp_dev *dev)
 	err = transact(&r, what, find_stats, &w);
 	if (err)
 		return err;
-	if (w.found != ARRAY_LEN(odp_dev_fields)) {
+	if (w.found != ARRAY_LEN(rdma_nl_odp_dev_counters)) {
 		odp_fail("device %u port %u reports %u of the %zu ODP hw "
 			 "counters: a kernel without them?",
-			 index, port, w.found, ARRAY_LEN(odp_dev_fields));
+			 index, port, w.found,
+			 ARRAY_LEN(rdma_nl_odp_dev_counters));
 		return ENODATA;
 	}
 	return 0;

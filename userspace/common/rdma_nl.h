@@ -11,7 +11,14 @@
 #define ODP_RDMA_NL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* A counter's name, as the kernel gives it, and its field's offset */
+struct rdma_nl_counter {
+	const char *name;
+	size_t off;
+};
 
 /*
  * The ODP alias switch of the device with index @index (ibv_get_device_index()):
@@ -49,6 +56,10 @@ struct rdma_nl_odp_mr {
 int rdma_nl_get_odp_mr(uint32_t index, uint32_t rkey,
 		       struct rdma_nl_odp_mr *mr);
 
+/* The uint64_t fields of struct rdma_nl_odp_mr, by their kernel names */
+extern const struct rdma_nl_counter rdma_nl_odp_mr_counters[];
+extern const size_t rdma_nl_odp_mr_ncounters;
+
 /*
  * A device's ODP counters, among its port's hw counters, as "rdma statistic
  * show link DEV/PORT" shows them (rxe, with the series).
@@ -61,5 +72,9 @@ struct rdma_odp_dev {
 /* Reads them for port @port of device @index; ENODATA if it has none. */
 int rdma_nl_get_odp_dev(uint32_t index, uint32_t port,
 			struct rdma_odp_dev *dev);
+
+/* The fields of struct rdma_odp_dev, by their hw counter names */
+extern const struct rdma_nl_counter rdma_nl_odp_dev_counters[];
+extern const size_t rdma_nl_odp_dev_ncounters;
 
 #endif

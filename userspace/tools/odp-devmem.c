@@ -294,33 +294,28 @@ static const char *alias_state(const struct rdev *d)
 	return d->alias_on ? "on" : "off";
 }
 
-static const struct {
-	const char *name;
-	size_t off;
-} dev_counters[] = {
-	{ "odp_page_faults", offsetof(struct rdma_odp_dev, page_faults) },
-	{ "odp_page_invalidations",
-	  offsetof(struct rdma_odp_dev, page_invalidations) },
-	{ "odp_page_prefetch", offsetof(struct rdma_odp_dev, page_prefetch) },
-	{ "odp_alias_pages", offsetof(struct rdma_odp_dev, alias_pages) },
-	{ "odp_alias_fallbacks",
-	  offsetof(struct rdma_odp_dev, alias_fallbacks) },
-};
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-static uint64_t counter_at(const void *base, size_t off)
+/* The @n counters @c names in the struct at @base: JSON members or text */
+static void print_counters(const struct rdma_nl_counter *c, size_t n,
+			   const void *base)
 {
-	uint64_t v;
+	size_t i;
 
-	memcpy(&v, (const char *)base + off, sizeof(v));
-	return v;
+	for (i = 0; i < n; i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)base + c[i].off, sizeof(v));
+		if (json)
+			jw_u64(c[i].name, v);
+		else
+			printf(" %s %" PRIu64, c[i].name, v);
+	}
 }
 
 static void show_rdev_text(const struct rdev *d)
 {
 	unsigned int p, t;
-	size_t i;
 
 	printf("%u: %s:", d->index, d->name);
 	if (d->err) {
@@ -345,10 +340,8 @@ static void show_rdev_text(const struct rdev *d)
 			       strerror(d->port_err[p]));
 			continue;
 		}
-		for (i = 0; i < ARRAY_SIZE(dev_counters); i++)
-			printf(" %s %" PRIu64, dev_counters[i].name,
-			       counter_at(&d->port_odp[p],
-					  dev_counters[i].off));
+		print_counters(rdma_nl_odp_dev_counters,
+			       rdma_nl_odp_dev_ncounters, &d->port_odp[p]);
 		putchar('\n');
 	}
 }
@@ -361,7 +354,6 @@ static void show_rdev_json(const struct rdev *d)
 	jw_str("error", d->err ? strerror(d->err) : NULL);
 	if (!d->err) {
 		unsigned int p, t;
-		size_t i;
 
 		jw_open("odp", '{');
 		json_caps("general", d->general, general_caps);
@@ -380,10 +372,9 @@ static void show_rdev_json(const struct rdev *d)
 				       strerror(d->port_err[p]));
 			} else {
 				jw_open("counters", '{');
-				for (i = 0; i < ARRAY_SIZE(dev_counters); i++)
-					jw_u64(dev_counters[i].name,
-					       counter_at(&d->port_odp[p],
-							  dev_counters[i].off));
+				print_counters(rdma_nl_odp_dev_counters,
+					       rdma_nl_odp_dev_ncounters,
+					       &d->port_odp[p]);
 				jw_close('}');
 			}
 			jw_close('}');
@@ -721,21 +712,7 @@ static int cmd_mr_show(const char *name, const char *rkey_s)
 		printf("%s mr rkey 0x%" PRIx64 ": odp-alias %s\n   ", name,
 		       rkey, mr.alias_on ? "on" : "off");
 	}
-#define MR_COUNTER(f)                                     \
-	do {                                              \
-		if (json)                                 \
-			jw_u64(#f, mr.f);                 \
-		else                                      \
-			printf(" %s %" PRIu64, #f, mr.f); \
-	} while (0)
-	MR_COUNTER(page_faults);
-	MR_COUNTER(page_faults_handled);
-	MR_COUNTER(page_invalidations);
-	MR_COUNTER(page_invalidations_handled);
-	MR_COUNTER(page_prefetch);
-	MR_COUNTER(alias_pages);
-	MR_COUNTER(alias_fallbacks);
-#undef MR_COUNTER
+	print_counters(rdma_nl_odp_mr_counters, rdma_nl_odp_mr_ncounters, &mr);
 	if (json) {
 		jw_close('}');
 		jw_close('}');
