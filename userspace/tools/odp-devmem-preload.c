@@ -302,6 +302,26 @@ static void untrack(const struct ibv_mr *mr, const struct ibv_context *ctx,
  * -Bsymbolic-functions would not, so the outer ones are interposed too
  * and depth makes a nested call count once.
  */
+/*
+ * Around the real call of each: only the outermost of a thread's nested
+ * registration calls tracks the registration (moves its pages, then records
+ * the MR).  reg_enter() says whether this one does.
+ */
+static bool reg_enter(const void *addr, size_t len, unsigned int access,
+		      struct tracked *t)
+{
+	return !depth++ && before_reg(addr, len, access, t);
+}
+
+static struct ibv_mr *reg_leave(bool track, struct tracked *t,
+				struct ibv_mr *mr)
+{
+	if (track)
+		after_reg(t, mr);
+	depth--;
+	return mr;
+}
+
 /* verbs.h makes both macros, as libibverbs does its own definitions */
 #undef ibv_reg_mr
 #undef ibv_reg_mr_iova
@@ -311,20 +331,14 @@ PUBLIC struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 {
 	reg_mr_fn real = NEXT(reg_mr_fn, ibv_reg_mr);
 	struct tracked t;
-	bool track = false;
-	struct ibv_mr *mr;
+	bool track;
 
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!depth++)
-		track = before_reg(addr, length, (unsigned int)access, &t);
-	mr = real(pd, addr, length, access);
-	if (track)
-		after_reg(&t, mr);
-	depth--;
-	return mr;
+	track = reg_enter(addr, length, (unsigned int)access, &t);
+	return reg_leave(track, &t, real(pd, addr, length, access));
 }
 
 PUBLIC struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr,
@@ -332,20 +346,14 @@ PUBLIC struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr,
 {
 	reg_mr_iova_fn real = NEXT(reg_mr_iova_fn, ibv_reg_mr_iova);
 	struct tracked t;
-	bool track = false;
-	struct ibv_mr *mr;
+	bool track;
 
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!depth++)
-		track = before_reg(addr, length, (unsigned int)access, &t);
-	mr = real(pd, addr, length, iova, access);
-	if (track)
-		after_reg(&t, mr);
-	depth--;
-	return mr;
+	track = reg_enter(addr, length, (unsigned int)access, &t);
+	return reg_leave(track, &t, real(pd, addr, length, iova, access));
 }
 
 PUBLIC struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
@@ -354,20 +362,14 @@ PUBLIC struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr,
 {
 	reg_mr_iova2_fn real = NEXT(reg_mr_iova2_fn, ibv_reg_mr_iova2);
 	struct tracked t;
-	bool track = false;
-	struct ibv_mr *mr;
+	bool track;
 
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!depth++)
-		track = before_reg(addr, length, access, &t);
-	mr = real(pd, addr, length, iova, access);
-	if (track)
-		after_reg(&t, mr);
-	depth--;
-	return mr;
+	track = reg_enter(addr, length, access, &t);
+	return reg_leave(track, &t, real(pd, addr, length, iova, access));
 }
 
 /* Address ranges only: a dma-buf registration (IBV_REG_MR_MASK_FD) is not */
@@ -376,21 +378,18 @@ PUBLIC struct ibv_mr *ibv_reg_mr_ex(struct ibv_pd *pd,
 {
 	reg_mr_ex_fn real = NEXT(reg_mr_ex_fn, ibv_reg_mr_ex);
 	struct tracked t;
-	bool track = false;
-	struct ibv_mr *mr;
+	bool track, range;
 
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (!depth++ && attr && (attr->comp_mask & IBV_REG_MR_MASK_ADDR) &&
-	    !(attr->comp_mask & IBV_REG_MR_MASK_FD))
-		track = before_reg(attr->addr, attr->length, attr->access, &t);
-	mr = real(pd, attr);
-	if (track)
-		after_reg(&t, mr);
-	depth--;
-	return mr;
+	range = attr && (attr->comp_mask & IBV_REG_MR_MASK_ADDR) &&
+		!(attr->comp_mask & IBV_REG_MR_MASK_FD);
+	/* No address: before_reg() tracks nothing, depth still counts */
+	track = reg_enter(range ? attr->addr : NULL, range ? attr->length : 0,
+			  range ? attr->access : 0, &t);
+	return reg_leave(track, &t, real(pd, attr));
 }
 
 /* A new translation leaves our range stale: forget the MR (not reported) */
