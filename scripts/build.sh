@@ -1,8 +1,9 @@
 #!/bin/bash
 # build.sh [kernel|userspace|all]: everything `make run` and `make test`
 # need, in stages that print their duration: host packages, upstream
-# sources, the patched kernel, rdma-core 65.0, perftest 25.01, the upstream
-# selftests and our own userspace.  Unchanged stages are skipped quickly.
+# sources, the patched kernel, rdma-core 65.0, the upstream selftests, our
+# own userspace and perftest 25.01 (its --use_hmm links our libhmmem).
+# Unchanged stages are skipped quickly.
 # Each builder records where it put its output in build/paths.env.
 . "$(dirname "$0")/lib.sh"
 
@@ -45,7 +46,8 @@ fi
 if [ "$what" != kernel ]; then
 	[ "$what" = all ] || stage "kernel tree (Linux 7.3 + kernel/series)" kernel_tree
 	stage "rdma-core 65.0 + pyverbs" quiet "$S/build-rdma-core.sh"
-	stage "perftest 25.01" quiet "$S/build-perftest.sh"
 	stage "kernel selftests (hmm-tests, rdma)" quiet "$S/build-hmm-tests.sh"
 	stage "odp-p2p userspace and tests" userspace
+	# perftest's --use_hmm links the libhmmem just built.
+	stage "perftest 25.01" quiet "$S/build-perftest.sh"
 fi
