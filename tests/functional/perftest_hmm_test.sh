@@ -6,7 +6,7 @@
 # built after our userspace, since it links libhmmem).  ODP_DEVMEM flips
 # the alias switch.  Prints KTAP, one result per check:
 #   - every bad option combination exits non-zero with its own message,
-#     before any traffic (bogus and empty specs, --use_hugepages,
+#     before any traffic (bogus and empty specs, a quote in the spec, --use_hugepages,
 #     --use-null-mr, another memory type in either order, --hmm_remigrate
 #     without --use_hmm, with 0, -1 or a non-number, with -b, -D or
 #     --run_infinitely); a device that does not exist fails both sides;
@@ -16,7 +16,8 @@
 #     RAM, the exporter offered aliases, and the port counted alias pages
 #     and no fallback (`rdma statistic`);
 #   - the latency tests: the CPU polls one page of each buffer (and
-#     ib_write_lat writes one), so at most those pages migrate;
+#     ib_write_lat writes one), so at most those pages migrate; ib_send_lat
+#     polls its CQ and must not inline from HMM memory: nothing migrates;
 #   - -a with --out_json keeps every message size: one JSON result per line
 #     of the table, sizes strictly increasing, and the HMM_memory member;
 #   - with the alias switch off, the same run migrates pages and offers no
@@ -68,7 +69,7 @@ fi
 	exit 4
 }
 echo "TAP version 13"
-echo "1..26"
+echo "1..28"
 
 # --- bad options: the client alone, no server (it must fail before
 # connecting).  bad NAME MESSAGE OPTION...
@@ -83,6 +84,7 @@ bad() {
 hmm=--use_hmm=test_hmm:0
 bad "bogus backend" "Invalid --use_hmm=gpu0" --use_hmm=gpu0
 bad "empty device" "Invalid --use_hmm=test_hmm:" --use_hmm=test_hmm:
+bad "a quote in the spec" 'Invalid --use_hmm=test_hmm:"0' '--use_hmm=test_hmm:"0'
 bad "hugepages" "cannot be used with --use_hugepages" "$hmm" --use_hugepages
 bad "null MR" "cannot be used with --use-null-mr" "$hmm" --use-null-mr
 bad "mmap after" "Can't use multiple memory types" "$hmm" --mmap="$tmp/f"
@@ -122,7 +124,13 @@ pair() {
 	echo "client $rc_c server $rc_s" >"$tmp/$tag.rc"
 	[ "$rc_c" -eq 0 ] && [ "$rc_s" -eq 0 ]
 }
-diag() { cat "$tmp/$1".rc "$tmp/$1".*.log 2>/dev/null | tail -n 60; }
+diag() { # the exit statuses, the end of each side's output
+	local f
+	cat "$tmp/$1.rc" 2>/dev/null
+	for f in "$tmp/$1".client.log "$tmp/$1".server.log; do
+		[ -e "$f" ] && { echo "--- ${f##*/}"; tail -n 25 "$f"; }
+	done
+}
 
 # port_counters DEV: the port's ODP counters, "name value" per line
 port_counters() {
@@ -135,13 +143,19 @@ for k, v in json.load(sys.stdin)[0].items():
 
 # check_hmm TAG SIDE EXPR: EXPR (Python) holds for SIDE's HMM_memory member:
 # h (the member), p (pages_at_exit), e (exporter_counters), r (results)
+# Prints why it fails (a missing or broken report too); callers fail on
+# any output.
 check_hmm() {
-	"$py" - "$tmp/$1.$2.json" "$3" <<'EOF'
+	"$py" - "$tmp/$1.$2.json" "$3" 2>&1 <<'EOF' || echo "check_hmm $1 $2 failed"
 import json, sys
-d = json.load(open(sys.argv[1]))
-h = d["HMM_memory"]
-p, e, r = h["pages_at_exit"], h["exporter_counters"], d["results"]
-ok = eval(sys.argv[2])
+try:
+    d = json.load(open(sys.argv[1]))
+    h = d["HMM_memory"]
+    p, e, r = h["pages_at_exit"], h["exporter_counters"], d["results"]
+    ok = eval(sys.argv[2])
+except Exception as ex:
+    print("%s: %r" % (sys.argv[1], ex))
+    sys.exit(1)
 if not ok:
     print("%s: %s is false: HMM_memory %s" % (sys.argv[1], sys.argv[2], json.dumps(h)))
 sys.exit(0 if ok else 1)
@@ -188,6 +202,16 @@ latency() {
 latency write_lat ib_write_lat -s 4096 -n 50
 latency read_lat ib_read_lat -s 4096 -n 50
 
+# ib_send_lat polls its CQ, not the buffer, and inlines small messages by
+# default (perftest reads the payload with the CPU): not from HMM memory,
+# so nothing migrates on either side.
+pair send_lat ib_send_lat --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -s 64 -n 50
+out=$(diag send_lat)
+[ -s "$tmp/send_lat.client.json" ] &&
+	out=$(check_hmm send_lat client "$on_device" && check_hmm send_lat server "$on_device")
+[ -z "$out" ]
+result "ib_send_lat -s 64: no inline from HMM memory, nothing migrates" $? "$out"
+
 # -a: one result per size, as many as the table has lines
 pair all ib_write_bw --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -a -n 5
 out=$(diag all)
@@ -222,5 +246,5 @@ grep -q "client [1-9]" "$tmp/nodev.rc" && grep -q "server [1-9]" "$tmp/nodev.rc"
 	grep -q "Couldn't open HMM device memory test_hmm:7" "$tmp/nodev.server.log"
 result "--use_hmm=test_hmm:7: both sides fail, the server names the device" $? "$(diag nodev)"
 
-[ "$n" -eq 26 ] || { echo "# planned 26 results, printed $n"; failed=1; }
+[ "$n" -eq 28 ] || { echo "# planned 28 results, printed $n"; failed=1; }
 exit "$failed"
