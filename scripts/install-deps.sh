@@ -19,6 +19,8 @@ PKGS=(
 	autoconf automake libtool libpci-dev pciutils
 	# our userspace, reports
 	jq cppcheck clang-format valgrind groff-base
+	# make run's plot
+	gnuplot-nox
 )
 
 missing=()

@@ -91,17 +91,17 @@ print_stages() {
 	echo "  total $(($(date +%s) - $1))s"
 }
 
-# run_and_report STAGE REPORT GUEST_SCRIPT: `make run`, `make bench-hmm`,
+# run_and_report STAGE REPORT GUEST_COMMAND...: `make run`, `make bench-hmm`,
 # `make bench-rdma`:
-# build, run GUEST_SCRIPT in the VM as stage STAGE, then print the stage
-# times and REPORT (the file GUEST_SCRIPT writes) last.  Returns the VM's
+# build, run GUEST_COMMAND in the VM as stage STAGE, then print the stage
+# times and REPORT (the file GUEST_COMMAND writes) last.  Returns the VM's
 # status.
 run_and_report() {
 	local name="$1" report="$2" start rc=0
 	start=$(date +%s)
 	"$ODP_ROOT/scripts/build.sh" all
 	rm -f "$report"
-	stage "$name" "$ODP_ROOT/tests/vm/run-vm.sh" -- "$3" || rc=$?
+	stage "$name" "$ODP_ROOT/tests/vm/run-vm.sh" -- "${@:3}" || rc=$?
 	echo
 	print_stages "$start"
 	echo
