@@ -12,7 +12,7 @@
 #       iterations: its pages go back to the device)
 #   ed  d with --hmm_remigrate=1
 #   cR  c over rdma_cm (-R)
-# 70 runs, about 12 minutes on 2 cores.  One line of progress per run;
+# 70 runs, about 10 minutes on 2 cores.  One line of progress per run;
 # then bench_report.py writes the table ($ODP_BUILD/bench/perftest_table.txt,
 # which run.sh prints last), and
 # perftest.json, perftest.csv, perftest.png (gnuplot) and one directory of

@@ -124,12 +124,15 @@ pair() {
 	echo "client $rc_c server $rc_s" >"$tmp/$tag.rc"
 	[ "$rc_c" -eq 0 ] && [ "$rc_s" -eq 0 ]
 }
-diag() { # the exit statuses, the end of each side's output
+diag() { # the exit statuses, the end of each side's output, and what the
+	# kernel said of a process it killed (a signal loses perftest's
+	# buffered stdout)
 	local f
 	cat "$tmp/$1.rc" 2>/dev/null
 	for f in "$tmp/$1".client.log "$tmp/$1".server.log; do
 		[ -e "$f" ] && { echo "--- ${f##*/}"; tail -n 25 "$f"; }
 	done
+	dmesg 2>/dev/null | grep -E 'segfault|general protection|Out of memory|Killed process|traps:' | tail -n 5
 }
 
 # port_counters DEV: the port's ODP counters, "name value" per line
