@@ -42,17 +42,8 @@ restore() {
 }
 trap restore EXIT
 
-n=0 failed=0
-result() { # NAME CONDITION-STATUS [DIAGNOSTIC]
-	n=$((n + 1))
-	if [ "$2" -eq 0 ]; then
-		echo "ok $n $1"
-	else
-		failed=1
-		echo "not ok $n $1"
-		[ -z "${3:-}" ] || sed 's/^/# /' <<<"$3"
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 if [ -z "$bin" ] || [ ! -x "$bin/ib_write_bw" ] || [ ! -x "$tool" ] ||
 	[ ! -e /sys/class/infiniband/"$dev_a" ] || [ ! -e /sys/class/infiniband/"$dev_b" ] ||
@@ -165,16 +156,38 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+# hmm_pair TAG TOOL OPTS...: a pair on test_hmm:1 (server) and test_hmm:0
+# (client); prints the diagnostic if either side failed.
+hmm_pair() {
+	local tag="$1" t="$2"
+	shift 2
+	pair "$tag" "$t" --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- "$@" || diag "$tag"
+}
+
+# hmm_case NAME TAG SIDES EXPR TOOL OPTS...: result NAME of a hmm_pair whose
+# sides both exit 0 and whose HMM reports satisfy EXPR (check_hmm) on each
+# of SIDES ("client" or "client server").
+hmm_case() {
+	local name="$1" tag="$2" sides="$3" expr="$4" side out
+	shift 4
+	out=$(hmm_pair "$tag" "$@")
+	for side in $sides; do
+		[ -n "$out" ] || out=$(check_hmm "$tag" "$side" "$expr")
+	done
+	[ -z "$out" ]
+	result "$name" $? "$out"
+}
+
 # aliased TAG TOOL OPTS...: a run with aliases offered; both sides keep all
 # their pages on the device and migrate none; the ports count alias pages,
 # no fallback.
 on_device='p["device"] == h["pages"] and sum(p.values()) == h["pages"] and e["migrated_to_host"] == 0 and e["alias_offered"] > 0'
 aliased() {
-	local tag="$1" t="$2" out="" side
+	local tag="$1" t="$2" out side
 	shift 2
 	port_counters "$dev_a" >"$tmp/$tag.a0"
 	port_counters "$dev_b" >"$tmp/$tag.b0"
-	pair "$tag" "$t" --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- "$@" || out=$(diag "$tag")
+	out=$(hmm_pair "$tag" "$t" "$@")
 	for side in client server; do
 		[ -n "$out" ] || out=$(check_hmm "$tag" "$side" "$on_device")
 	done
@@ -194,31 +207,21 @@ aliased write_bw_cm ib_write_bw -s 65536 -n 50 -R
 
 # latency: the CPU polls the last byte of each message (and ib_write_lat
 # writes the next), so the page holding it may migrate: at most 2 pages.
-latency() {
-	local tag="$1" t="$2" out=""
-	shift 2
-	pair "$tag" "$t" --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- "$@" || out=$(diag "$tag")
-	[ -n "$out" ] || out=$(check_hmm "$tag" client 'e["migrated_to_host"] <= 2 and p["device"] >= h["pages"] - 2 and e["alias_offered"] > 0')
-	[ -z "$out" ]
-	result "$t $*: runs, at most the 2 pages the CPU polls migrate" $? "$out"
-}
-latency write_lat ib_write_lat -s 4096 -n 50
-latency read_lat ib_read_lat -s 4096 -n 50
+polled='e["migrated_to_host"] <= 2 and p["device"] >= h["pages"] - 2 and e["alias_offered"] > 0'
+hmm_case "ib_write_lat -s 4096 -n 50: runs, at most the 2 pages the CPU polls migrate" \
+	write_lat client "$polled" ib_write_lat -s 4096 -n 50
+hmm_case "ib_read_lat -s 4096 -n 50: runs, at most the 2 pages the CPU polls migrate" \
+	read_lat client "$polled" ib_read_lat -s 4096 -n 50
 
 # ib_send_lat polls its CQ, not the buffer, and inlines small messages by
 # default (perftest reads the payload with the CPU): not from HMM memory,
 # so nothing migrates on either side.
-pair send_lat ib_send_lat --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -s 64 -n 50
-out=$(diag send_lat)
-[ -s "$tmp/send_lat.client.json" ] &&
-	out=$(check_hmm send_lat client "$on_device" && check_hmm send_lat server "$on_device")
-[ -z "$out" ]
-result "ib_send_lat -s 64: no inline from HMM memory, nothing migrates" $? "$out"
+hmm_case "ib_send_lat -s 64: no inline from HMM memory, nothing migrates" \
+	send_lat "client server" "$on_device" ib_send_lat -s 64 -n 50
 
 # -a: one result per size, as many as the table has lines
-pair all ib_write_bw --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -a -n 5
-out=$(diag all)
-if [ -s "$tmp/all.client.json" ]; then
+out=$(hmm_pair all ib_write_bw -a -n 5)
+if [ -z "$out" ]; then
 	rows=$(awk '$1 ~ /^[0-9]+$/ && NF >= 5' "$tmp/all.client.log" | wc -l)
 	out=$(check_hmm all client "len(r) == $rows and $rows >= 10 and all(a[\"MsgSize\"] < b[\"MsgSize\"] for a, b in zip(r, r[1:])) and $on_device")
 fi
@@ -228,18 +231,13 @@ result "ib_write_bw -a --out_json: every message size in the JSON, the HMM repor
 # The alias switch off: the NIC's faults migrate the pages to system RAM.
 "$tool" dev set "$dev_a" odp-alias off && "$tool" dev set "$dev_b" odp-alias off
 result "odp-devmem dev set odp-alias off on both devices" $?
-pair off ib_write_bw --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -s 65536 -n 50
-out=$(diag off)
-[ -s "$tmp/off.client.json" ] &&
-	out=$(check_hmm off client 'e["alias_offered"] == 0 and e["migrated_to_host"] >= 16 and p["host"] >= 16')
-[ -z "$out" ]
-result "aliases off: the client's pages migrate to system RAM, no alias" $? "$out"
-pair remig ib_write_bw --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- -s 65536 -n 50 --hmm_remigrate=1
-out=$(diag remig)
-[ -s "$tmp/remig.client.json" ] &&
-	out=$(check_hmm remig client 'h["remigrate_every"] == 1 and h["remigrations"] >= 40 and e["alias_offered"] == 0 and e["migrated_to_host"] >= 16 * 10')
-[ -z "$out" ]
-result "aliases off, --hmm_remigrate=1: pages migrate again and again, remigrations counted" $? "$out"
+hmm_case "aliases off: the client's pages migrate to system RAM, no alias" off client \
+	'e["alias_offered"] == 0 and e["migrated_to_host"] >= 16 and p["host"] >= 16' \
+	ib_write_bw -s 65536 -n 50
+hmm_case "aliases off, --hmm_remigrate=1: pages migrate again and again, remigrations counted" \
+	remig client \
+	'h["remigrate_every"] == 1 and h["remigrations"] >= 40 and e["alias_offered"] == 0 and e["migrated_to_host"] >= 16 * 10' \
+	ib_write_bw -s 65536 -n 50 --hmm_remigrate=1
 "$tool" dev set "$dev_a" odp-alias on && "$tool" dev set "$dev_b" odp-alias on
 result "odp-devmem dev set odp-alias on again" $?
 

@@ -29,17 +29,8 @@ size=65536 iters=20 pages=16
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-result() { # NAME CONDITION-STATUS [DIAGNOSTIC]
-	n=$((n + 1))
-	if [ "$2" -eq 0 ]; then
-		echo "ok $n $1"
-	else
-		failed=1
-		echo "not ok $n $1"
-		[ -z "${3:-}" ] || sed 's/^/# /' <<<"$3"
-	fi
-}
+# shellcheck source-path=SCRIPTDIR source=tap.sh
+. "$(dirname "$0")/tap.sh"
 
 if [ ! -e /sys/class/infiniband/"$dev_a" ] || [ ! -e /sys/class/infiniband/"$dev_b" ] ||
 	[ ! -c /dev/hmm_dmirror0 ] || [ ! -c /dev/hmm_dmirror1 ] || ! ip netns exec "$ns_b" true 2>/dev/null; then
