@@ -46,5 +46,11 @@ const char *odp_dev_b(void);
 /* test_hmm's exporter and a second device: $ODP_DMIRROR, $ODP_DMIRROR_PEER. */
 const char *odp_dmirror_path(void);
 const char *odp_dmirror_peer_path(void);
+/*
+ * test_hmm's devices whose memory is a PCI BAR (test_hmm_bar, on the VM's
+ * ivshmem functions): $ODP_DMIRROR_BAR, $ODP_DMIRROR_BAR_PEER.
+ */
+const char *odp_dmirror_bar_path(void);
+const char *odp_dmirror_bar_peer_path(void);
 
 #endif /* ODP_ENV_H */

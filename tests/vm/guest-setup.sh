@@ -51,6 +51,16 @@ for d in "$ODP_DMIRROR" "$ODP_DMIRROR_PEER"; do
 	[ -c "$d" ] || fail "$d missing (CONFIG_TEST_HMM)"
 done
 
+# test_hmm's PCI driver matches nothing by itself: hand it the ivshmem
+# functions (Red Hat 1af4:1110) that run-vm.sh adds, in PCI address order,
+# so that A gets /dev/hmm_dmirror4 and B /dev/hmm_dmirror5.
+for f in /sys/bus/pci/devices/*; do
+	[ "$(cat "$f/vendor"):$(cat "$f/device")" = 0x1af4:0x1110 ] || continue
+	echo test_hmm_bar >"$f/driver_override"
+	[ -e "$f/driver" ] || echo "${f##*/}" >/sys/bus/pci/drivers_probe
+	[ -e "$f/driver" ] || fail "test_hmm_bar did not bind ${f##*/} (dmesg: $(dmesg | grep -i "${f##*/}" | tail -n 2))"
+done
+
 cat >/run/odp-p2p/env <<EOL
 # Written by guest-setup.sh: the topology and where the build put things.
 set -a

@@ -61,6 +61,20 @@ fi
 
 vng_args=(--run "$kernel" --cpus "${ODP_VM_CPUS:-2}" --memory "${ODP_VM_MEMORY:-3G}"
 	--rwdir "$ODP_BUILD=$ODP_BUILD" --cwd "$ODP_ROOT" --force-9p --verbose)
+# Two ivshmem-plain PCI functions whose BAR is RAM of the host: test_hmm's
+# PCI driver (bound in guest-setup.sh) makes each BAR device memory,
+# /dev/hmm_dmirror4 (host A) and /dev/hmm_dmirror5 (host B).  2 MiB multiples;
+# ODP_VM_BAR_MB=0 leaves them out.
+bar_mb="${ODP_VM_BAR_MB:-256}"
+case "$bar_mb" in
+''|*[!0-9]*) die "ODP_VM_BAR_MB=$bar_mb: not a number of MiB" ;;
+esac
+[ $((bar_mb % 2)) -eq 0 ] || die "ODP_VM_BAR_MB=$bar_mb: not a multiple of 2 MiB"
+if [ "$bar_mb" -gt 0 ]; then
+	for i in 0 1; do
+		vng_args+=("--qemu-opts=-object memory-backend-memfd,id=odpbar$i,size=${bar_mb}M,share=on -device ivshmem-plain,memdev=odpbar$i")
+	done
+fi
 if use_kvm; then
 	accel=kvm
 else

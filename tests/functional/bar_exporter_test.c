@@ -1,0 +1,399 @@
+/*
+ * bar_exporter_test.c - test_hmm's devices whose memory is a PCI BAR
+ * (lib/test_hmm.c's test_hmm_bar driver, bound in the VM to QEMU's
+ * ivshmem-plain functions: /dev/hmm_dmirror4 and 5).
+ *
+ * The data of a page migrated to such a device must be in the BAR, and
+ * nowhere else: each test reads and writes the BAR itself, through the PCI
+ * function's sysfs resource file, and checks what the device file and the
+ * CPU then see.  Every buffer holds a pattern that differs in every byte of
+ * every page (a new seed per test), so a page found in the BAR is that page
+ * and no other.
+ *   - migration puts each page in exactly one BAR page, and the driver's
+ *     copy of it (the bounce buffer MIGRATE_TO_DEV fills through the MMIO
+ *     accessors) is the data;
+ *   - bytes written into the BAR are the bytes the CPU reads after its
+ *     fault migrates the pages back, and each of those pages is counted;
+ *   - HMM_DMIRROR_WRITE through the device file lands in the BAR;
+ *   - a THP migrates page by page (the device has no large pages);
+ *   - the alias of a BAR page is a P2PDMA page, which an importer that
+ *     names no device (test_hmm's own, as rxe) cannot reach: reading such
+ *     memory through /dev/hmm_dmirror0 with aliases asked for migrates
+ *     every page, maps no alias and counts a fallback for each;
+ *   - unbinding the PCI function with pages on it and a file open migrates
+ *     them back intact; the open file's migrations to it then fail with
+ *     ENODEV; the function binds again once the file is closed.
+ */
+#include "odp_harness.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define IORESOURCE_MEM 0x00000200
+
+/* Pages per buffer: a prime, so that nothing lines up by chance */
+#define NPAGES 37
+
+/* The BAR behind a dmirror file: the PCI function's largest memory BAR. */
+struct bar {
+	char pci[PATH_MAX]; /* /sys/bus/pci/devices/<address> */
+	uint8_t *map;
+	size_t len;
+};
+
+static bool bar_find(int fd, struct bar *b, char *why, size_t why_len)
+{
+	char path[PATH_MAX], line[256];
+	unsigned long long start, end, flags, best = 0;
+	int i = 0, best_i = -1, rfd;
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st)) {
+		snprintf(why, why_len, "fstat: %s", strerror(errno));
+		return false;
+	}
+	/* The device's sysfs directory is in its PCI function's */
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u", major(st.st_rdev),
+		 minor(st.st_rdev));
+	if (!realpath(path, b->pci)) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	*strrchr(b->pci, '/') = '\0';
+	snprintf(path, sizeof(path), "%s/resource", b->pci);
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	while (fgets(line, sizeof(line), f) && i < 6) {
+		if (sscanf(line, "%llx %llx %llx", &start, &end, &flags) == 3 &&
+		    (flags & IORESOURCE_MEM) && end > start &&
+		    end - start + 1 > best) {
+			best = end - start + 1;
+			best_i = i;
+		}
+		i++;
+	}
+	fclose(f);
+	if (best_i < 0) {
+		snprintf(why, why_len, "%s has no memory BAR", b->pci);
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/resource%d", b->pci, best_i);
+	rfd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+	if (rfd < 0) {
+		snprintf(why, why_len, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	/* The driver uses the BAR rounded down to 2 MiB */
+	b->len = best & ~((size_t)(2 << 20) - 1);
+	b->map = mmap(NULL, b->len, PROT_READ | PROT_WRITE, MAP_SHARED, rfd, 0);
+	close(rfd);
+	if (b->map == MAP_FAILED) {
+		b->map = NULL;
+		snprintf(why, why_len, "mmap(%s): %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Where each of the @npages pages of @buf (as they were before migrating)
+ * is in the BAR: found[i] is its page index there, or -1.  False (with
+ * *why) if a page is in no BAR page or in several.  The first 8 bytes
+ * pick the candidates; the whole page must match.
+ */
+static bool bar_locate(const struct bar *b, const uint8_t *want, size_t npages,
+		       long *found, char *why, size_t why_len)
+{
+	size_t ps = odp_page_size(), nbar = b->len / ps, i, j;
+	uint8_t page[65536];
+	uint64_t head;
+
+	for (i = 0; i < npages; i++)
+		found[i] = -1;
+	for (j = 0; j < nbar; j++) {
+		memcpy(&head, b->map + j * ps, sizeof(head));
+		for (i = 0; i < npages; i++) {
+			if (memcmp(&head, want + i * ps, sizeof(head)))
+				continue;
+			memcpy(page, b->map + j * ps, ps);
+			if (memcmp(page, want + i * ps, ps))
+				continue;
+			if (found[i] >= 0) {
+				snprintf(why, why_len,
+					 "page %zu is in BAR pages %ld and %zu",
+					 i, found[i], j);
+				return false;
+			}
+			found[i] = (long)j;
+		}
+	}
+	for (i = 0; i < npages; i++)
+		if (found[i] < 0) {
+			snprintf(why, why_len, "page %zu is in no BAR page", i);
+			return false;
+		}
+	return true;
+}
+
+FIXTURE(bar)
+{
+	int fd;
+	struct bar bar;
+	uint8_t *buf, *want, *bounce;
+	size_t len;
+	uint32_t seed;
+	long found[NPAGES];
+};
+
+FIXTURE_SETUP(bar)
+{
+	char why[PATH_MAX + 128] = "";
+
+	self->fd = dmirror_open(odp_dmirror_bar_path());
+	self->buf = self->want = self->bounce = NULL;
+	self->bar.map = NULL;
+	if (self->fd < 0) {
+		if (dmirror_absent(-self->fd))
+			ODP_SKIP(return, "%s", odp_reason());
+		ASSERT_OK(false);
+	}
+	ASSERT_TRUE(bar_find(self->fd, &self->bar, why, sizeof(why)))
+	TH_LOG("%s", why);
+	TH_LOG("%s: BAR of %zu MiB at %s", odp_dmirror_bar_path(),
+	       self->bar.len >> 20, self->bar.pci);
+	self->len = NPAGES * odp_page_size();
+	self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	self->want = malloc(self->len);
+	self->bounce = malloc(self->len);
+	ASSERT_NE(NULL, self->want);
+	ASSERT_NE(NULL, self->bounce);
+	log_seed(_metadata);
+	self->seed = odp_seed();
+	odp_fill(self->want, self->len, self->seed);
+	memcpy(self->buf, self->want, self->len);
+}
+
+FIXTURE_TEARDOWN(bar)
+{
+	if (self->bar.map)
+		munmap(self->bar.map, self->bar.len);
+	if (self->buf && self->buf != MAP_FAILED)
+		munmap(self->buf, self->len);
+	free(self->want);
+	free(self->bounce);
+	if (self->fd >= 0)
+		EXPECT_OK(dmirror_close(self->fd));
+}
+
+/* Migrates the buffer to the BAR device and finds each page in the BAR. */
+static bool to_bar(struct __test_metadata *_metadata, FIXTURE_DATA(bar) * self)
+{
+	char why[128] = "";
+
+	EXPECT_OK(dmirror_migrate_to_device(self->fd, self->buf, NPAGES,
+					    self->bounce));
+	EXPECT_EQ(0, memcmp(self->bounce, self->want, self->len))
+	TH_LOG("the driver's copy (through the MMIO accessors) differs");
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_ON_DEVICE,
+				       DMIRROR_ON_DEVICE));
+	EXPECT_TRUE(bar_locate(&self->bar, self->want, NPAGES, self->found, why,
+			       sizeof(why)))
+	TH_LOG("%s", why);
+	return !_metadata->exit_code;
+}
+
+static uint64_t migrated_to_ram(struct __test_metadata *_metadata, int fd)
+{
+	struct hmm_dmirror_counters c;
+
+	EXPECT_EQ(0, dmirror_read_counters(fd, &c)) TH_LOG("%s", odp_reason());
+	return c.migrated_to_ram;
+}
+
+TEST_F(bar, migration_lands_in_the_bar)
+{
+	ASSERT_TRUE(to_bar(_metadata, self));
+}
+
+TEST_F(bar, bar_writes_reach_the_cpu)
+{
+	size_t ps = odp_page_size(), i;
+	uint64_t before;
+
+	ASSERT_TRUE(to_bar(_metadata, self));
+	/* New data, written into the BAR behind the driver's back */
+	odp_fill(self->want, self->len, self->seed ^ 0x5a5a5a5a);
+	for (i = 0; i < NPAGES; i++)
+		memcpy(self->bar.map + self->found[i] * ps, self->want + i * ps,
+		       ps);
+	before = migrated_to_ram(_metadata, self->fd);
+	/* The CPU's faults migrate every page back from the BAR */
+	EXPECT_EQ((size_t)0, odp_verify(self->buf, 0, self->len,
+					self->seed ^ 0x5a5a5a5a, NULL))
+	TH_LOG("what the CPU reads: %s", odp_reason());
+	EXPECT_EQ(before + NPAGES, migrated_to_ram(_metadata, self->fd));
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+}
+
+TEST_F(bar, device_writes_land_in_the_bar)
+{
+	uint64_t cpages = 0;
+	long found[NPAGES];
+	size_t i;
+	char why[128] = "";
+
+	ASSERT_TRUE(to_bar(_metadata, self));
+	odp_fill(self->want, self->len, self->seed ^ 0xa5a5a5a5);
+	memcpy(self->bounce, self->want, self->len);
+	ASSERT_EQ(0, dmirror_cmd(self->fd, HMM_DMIRROR_WRITE, self->buf, NPAGES,
+				 self->bounce, &cpages));
+	EXPECT_EQ((uint64_t)NPAGES, cpages);
+	/* In the same BAR pages, still on the device */
+	EXPECT_TRUE(bar_locate(&self->bar, self->want, NPAGES, found, why,
+			       sizeof(why)))
+	TH_LOG("%s", why);
+	for (i = 0; i < NPAGES; i++)
+		EXPECT_EQ(self->found[i], found[i]) TH_LOG("page %zu moved", i);
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_ON_DEVICE,
+				       DMIRROR_ON_DEVICE));
+	EXPECT_EQ((size_t)0, odp_verify(self->buf, 0, self->len,
+					self->seed ^ 0xa5a5a5a5, NULL))
+	TH_LOG("what the CPU reads: %s", odp_reason());
+}
+
+TEST_F(bar, a_thp_migrates_page_by_page)
+{
+	size_t huge = 2 << 20, len = 2 * huge, npages = len / odp_page_size();
+	uint8_t *raw, *thp, *back;
+
+	raw = mmap(NULL, len + huge, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	thp = (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1));
+	madvise(thp, len, MADV_HUGEPAGE);
+	odp_fill(thp, len, self->seed ^ 0x3c3c3c3c);
+	back = malloc(len);
+	ASSERT_NE(NULL, back);
+	EXPECT_OK(dmirror_migrate_to_device(self->fd, thp, npages, back));
+	EXPECT_EQ((size_t)0,
+		  odp_verify(back, 0, len, self->seed ^ 0x3c3c3c3c, NULL))
+	TH_LOG("the driver's copy: %s", odp_reason());
+	EXPECT_OK(dmirror_check_places(self->fd, thp, npages, 0, npages - 1,
+				       DMIRROR_ON_DEVICE, DMIRROR_ON_DEVICE));
+	EXPECT_EQ((size_t)0,
+		  odp_verify(thp, 0, len, self->seed ^ 0x3c3c3c3c, NULL))
+	TH_LOG("what the CPU reads: %s", odp_reason());
+	free(back);
+	munmap(raw, len + huge);
+}
+
+TEST_F(bar, a_cpu_importer_cannot_reach_a_p2pdma_alias)
+{
+	struct hmm_dmirror_counters e0, e1, i0, i1;
+	uint64_t cpages = 0;
+	int importer;
+
+	importer = dmirror_open(odp_dmirror_path());
+	ASSERT_LE(0, importer) TH_LOG("%s", odp_reason());
+	ASSERT_TRUE(to_bar(_metadata, self));
+	ASSERT_EQ(0, dmirror_set_device_flags(self->fd,
+					      HMM_DMIRROR_DEVICE_EXPORT_ALIAS));
+	ASSERT_EQ(0,
+		  dmirror_set_flags(importer, HMM_DMIRROR_FLAG_IMPORT_ALIAS));
+	ASSERT_EQ(0, dmirror_read_counters(self->fd, &e0));
+	ASSERT_EQ(0, dmirror_read_counters(importer, &i0));
+	memset(self->bounce, 0, self->len);
+	EXPECT_EQ(0, dmirror_cmd(importer, HMM_DMIRROR_READ, self->buf, NPAGES,
+				 self->bounce, &cpages));
+	EXPECT_EQ((uint64_t)NPAGES, cpages);
+	EXPECT_EQ(0, memcmp(self->bounce, self->want, self->len))
+	TH_LOG("what the importer read differs");
+	ASSERT_EQ(0, dmirror_read_counters(self->fd, &e1));
+	ASSERT_EQ(0, dmirror_read_counters(importer, &i1));
+	EXPECT_EQ(i0.alias_mapped, i1.alias_mapped);
+	EXPECT_EQ(i0.alias_fallbacks + NPAGES, i1.alias_fallbacks);
+	EXPECT_EQ(e0.migrated_to_ram + NPAGES, e1.migrated_to_ram);
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+	EXPECT_EQ(0, dmirror_set_device_flags(self->fd, 0));
+	EXPECT_OK(dmirror_close(importer));
+}
+
+static bool sysfs_write(const char *path, const char *what)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = write(fd, what, strlen(what));
+	close(fd);
+	return n == (ssize_t)strlen(what);
+}
+
+TEST_F(bar, unbinding_migrates_everything_back)
+{
+	const char *addr = strrchr(self->bar.pci, '/') + 1;
+	char path[PATH_MAX];
+	uint64_t cpages = 0;
+	int i, fd;
+
+	ASSERT_TRUE(to_bar(_metadata, self));
+	munmap(self->bar.map, self->bar.len);
+	self->bar.map = NULL;
+	ASSERT_TRUE(
+		sysfs_write("/sys/bus/pci/drivers/test_hmm_bar/unbind", addr))
+	TH_LOG("unbind %s: %s", addr, strerror(errno));
+	EXPECT_NE(0, access(odp_dmirror_bar_path(), F_OK))
+	TH_LOG("%s still there", odp_dmirror_bar_path());
+	/* The pages are the CPU's again, with their data */
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+	EXPECT_EQ((size_t)0,
+		  odp_verify(self->buf, 0, self->len, self->seed, NULL))
+	TH_LOG("after unbinding: %s", odp_reason());
+	/* The open file has no device memory left to migrate to */
+	EXPECT_EQ(ENODEV,
+		  dmirror_cmd(self->fd, HMM_DMIRROR_MIGRATE_TO_DEV, self->buf,
+			      NPAGES, self->bounce, &cpages));
+	EXPECT_EQ((uint64_t)0, cpages);
+	EXPECT_OK(dmirror_check_places(self->fd, self->buf, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+	EXPECT_OK(dmirror_close(self->fd));
+	self->fd = -1;
+	/* Once closed, the function binds again */
+	snprintf(path, sizeof(path), "%s", addr);
+	ASSERT_TRUE(sysfs_write("/sys/bus/pci/drivers_probe", path))
+	TH_LOG("drivers_probe %s: %s", path, strerror(errno));
+	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
+		usleep(100000);
+	fd = dmirror_open(odp_dmirror_bar_path());
+	ASSERT_LE(0, fd) TH_LOG("%s", odp_reason());
+	EXPECT_OK(
+		dmirror_migrate_to_device(fd, self->buf, NPAGES, self->bounce));
+	EXPECT_EQ(0, memcmp(self->bounce, self->want, self->len));
+	EXPECT_OK(dmirror_close(fd));
+}
+
+TEST_HARNESS_MAIN
