@@ -4,9 +4,9 @@
 #  2. every prefix of the series builds (bzImage, incremental, ccache);
 #  3. for the .c files each patch touches, no new warnings from W=1 and
 #     sparse (C=1) compared with the tree just before that patch;
-#  4. mlx5, which the VM cannot run, is compiled with the whole series
-#     (kernel/config/mlx5.config), with the same warning comparison for its
-#     files that the series touches;
+#  4. mlx5 and nouveau, which the VM cannot run, are compiled with the
+#     whole series (kernel/config/mlx5.config, nouveau.config), with the
+#     same warning comparison for their files that the series touches;
 #  5. every file the series adds is covered by a MAINTAINERS entry.
 # Leaves build/linux with the whole series applied.
 . "$(dirname "$0")/lib.sh"
@@ -126,36 +126,46 @@ for i in "${!patches[@]}"; do
 	fi
 done
 
-# mlx5: its directory is compiled with the whole series and
-# kernel/config/mlx5.config, in a directory of its own seeded with the objects
-# just built.  Only drivers/infiniband/hw/mlx5 is compiled, not linked: the
-# new options change autoconf.h, so a bzImage would recompile the whole
-# kernel without ccache hits.  Then the W=1/sparse warnings of its files that
-# the series touches are compared with the tree before the first patch that
-# touches them.
-first=0 mfiles=()
-for i in "${!patches[@]}"; do
-	mapfile -t f < <(cd "$ODP_ROOT/kernel" && grep -E '^\+\+\+ b/drivers/infiniband/hw/mlx5/.*\.c$' "${patches[$i]}" | sed 's|^+++ b/||')
-	[ ${#f[@]} -gt 0 ] || continue
-	[ "$first" -gt 0 ] || first=$((i + 1))
-	mfiles+=("${f[@]}")
-done
-if [ "$first" -gt 0 ]; then
+# compile_driver NAME SYMBOL DIR [whole]: a driver the VM cannot run (no
+# ConnectX, no NVIDIA GPU), compiled with the whole series and
+# kernel/config/NAME.config in a directory of its own seeded with the objects
+# just built: with "whole", all of DIR (mlx5); else only the objects of DIR's
+# files that the series touches (nouveau: its directory is large, and the
+# rest of it is not ours).  Compiled, not linked: the new options change
+# autoconf.h, so a bzImage would recompile the whole kernel without ccache
+# hits.  Then the W=1/sparse warnings of its files that the series touches
+# are compared with the tree before the first patch that touches them.
+compile_driver() {
+	local name="$1" symbol="$2" dir="$3" whole="${4:-}" first=0 mfiles=() f i
+	local target=()
+	for i in "${!patches[@]}"; do
+		mapfile -t f < <(cd "$ODP_ROOT/kernel" && grep -E "^\+\+\+ b/$dir/.*\.c$" "${patches[$i]}" | sed 's|^+++ b/||')
+		[ ${#f[@]} -gt 0 ] || continue
+		[ "$first" -gt 0 ] || first=$((i + 1))
+		mfiles+=("${f[@]}")
+	done
+	[ "$first" -gt 0 ] || return 0
 	mapfile -t mfiles < <(printf '%s\n' "${mfiles[@]}" | sort -u)
-	wout="$ODP_BUILD/kbuild-mlx5"
-	log "compiling mlx5 (kernel/config/mlx5.config) with the series, checking ${#mfiles[@]} file(s) against the tree before patch $first"
+	if [ -n "$whole" ]; then
+		target=("$dir/")
+	else
+		for f in "${mfiles[@]}"; do target+=("${f%.c}.o"); done
+	fi
+	FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" >/dev/null
+	wout="$ODP_BUILD/kbuild-$name"
+	log "compiling $name (kernel/config/$name.config) with the series, checking ${#mfiles[@]} file(s) against the tree before patch $first"
 	if [ ! -e "$wout/.config" ]; then
 		mkdir -p "$wout"
 		cp -a "$out/." "$wout/"
 	fi
 	"$tree/scripts/kconfig/merge_config.sh" -m -O "$wout" "$out/.config" \
-		"$ODP_ROOT/kernel/config/mlx5.config" >/dev/null
+		"$ODP_ROOT/kernel/config/$name.config" >/dev/null
 	kernel_make "$wout" olddefconfig >/dev/null
-	if ! grep -qx 'CONFIG_MLX5_INFINIBAND=y' "$wout/.config"; then
-		echo "  mlx5 NOT CONFIGURED: kernel/config/mlx5.config did not enable it"
+	if ! grep -qx "$symbol=y" "$wout/.config"; then
+		echo "  $name NOT CONFIGURED: kernel/config/$name.config did not enable $symbol"
 		fail=1
-	elif ! kernel_make "$wout" drivers/infiniband/hw/mlx5/ >/dev/null 2>"$ODP_BUILD/prefix-build.log"; then
-		echo "  mlx5 DOES NOT COMPILE with the series"
+	elif ! kernel_make "$wout" "${target[@]}" >/dev/null 2>"$ODP_BUILD/prefix-build.log"; then
+		echo "  $name DOES NOT COMPILE with the series"
 		tail -n 30 "$ODP_BUILD/prefix-build.log" | sed 's/^/         /'
 		fail=1
 	else
@@ -164,15 +174,17 @@ if [ "$first" -gt 0 ]; then
 		before=$(warnings "${mfiles[@]}")
 		new=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')
 		if [ -n "$new" ]; then
-			echo "  NEW mlx5 WARNINGS with the series"
+			echo "  NEW $name WARNINGS with the series"
 			echo "$new" | sed 's/^/         /'
 			fail=1
 		else
-			echo "  mlx5 compiles, no new W=1/sparse warnings (${#mfiles[@]} file(s) checked)"
+			echo "  $name compiles, no new W=1/sparse warnings (${#mfiles[@]} file(s) checked)"
 		fi
 	fi
 	unset wout
-fi
+}
+compile_driver mlx5 CONFIG_MLX5_INFINIBAND drivers/infiniband/hw/mlx5 whole
+compile_driver nouveau CONFIG_DRM_NOUVEAU_SVM drivers/gpu/drm/nouveau
 
 FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" >/dev/null
 
