@@ -49,7 +49,8 @@ check=(CHECK="sparse -D__typeof_unqual__=__typeof__")
 # Sparse 0.6.4 (bookworm's, and still the latest release) does not fold
 # __builtin_strlen() into a constant, so the static_assert() in 7.3's
 # MODULE_INFO() reads to it as "bad constant expression" on every
-# MODULE_LICENSE(), MODULE_DESCRIPTION(), MODULE_IMPORT_NS() line.  Files
+# MODULE_LICENSE(), MODULE_DESCRIPTION(), MODULE_IMPORT_NS() and
+# module_param*() line (their MODULE_INFO()s).  Files
 # that exist before a patch carry it on both sides of the comparison; a file
 # that a patch creates would show it as new.  Drop exactly that diagnostic on
 # exactly those lines.
@@ -59,7 +60,7 @@ drop_modinfo_noise() {
 		if [[ "$line" =~ ^([^:]+):([0-9]+):[0-9]+:\ error:\ bad\ constant\ expression$ ]]; then
 			file=${BASH_REMATCH[1]} lno=${BASH_REMATCH[2]}
 			src=$(sed -n "${lno}p" "$file" 2>/dev/null)
-			[[ "$src" =~ ^MODULE_[A-Z_]+\( ]] && continue
+			[[ "$src" =~ ^(MODULE_[A-Z_]+|module_param[a-z_]*)\( ]] && continue
 		fi
 		printf '%s\n' "$line"
 	done
