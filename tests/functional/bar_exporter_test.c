@@ -26,7 +26,6 @@
  */
 #include "odp_harness.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -353,7 +352,6 @@ static bool sysfs_write(const char *path, const char *what)
 TEST_F(bar, unbinding_migrates_everything_back)
 {
 	const char *addr = strrchr(self->bar.pci, '/') + 1;
-	char path[PATH_MAX];
 	uint64_t cpages = 0;
 	int i, fd;
 
@@ -383,9 +381,8 @@ TEST_F(bar, unbinding_migrates_everything_back)
 	EXPECT_OK(dmirror_close(self->fd));
 	self->fd = -1;
 	/* Once closed, the function binds again */
-	snprintf(path, sizeof(path), "%s", addr);
-	ASSERT_TRUE(sysfs_write("/sys/bus/pci/drivers_probe", path))
-	TH_LOG("drivers_probe %s: %s", path, strerror(errno));
+	ASSERT_TRUE(sysfs_write("/sys/bus/pci/drivers_probe", addr))
+	TH_LOG("drivers_probe %s: %s", addr, strerror(errno));
 	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
 		usleep(100000);
 	fd = dmirror_open(odp_dmirror_bar_path());

@@ -160,11 +160,13 @@ EOF
 }
 
 # hmm_pair TAG TOOL OPTS...: a pair on test_hmm:1 (server) and test_hmm:0
-# (client); prints the diagnostic if either side failed.
+# (client), or on $hmm_server and $hmm_client when set; prints the
+# diagnostic if either side failed.
 hmm_pair() {
 	local tag="$1" t="$2"
 	shift 2
-	pair "$tag" "$t" --use_hmm=test_hmm:1 -- --use_hmm=test_hmm:0 -- "$@" || diag "$tag"
+	pair "$tag" "$t" --use_hmm="${hmm_server:-test_hmm:1}" -- \
+		--use_hmm="${hmm_client:-test_hmm:0}" -- "$@" || diag "$tag"
 }
 
 # hmm_case NAME TAG SIDES EXPR TOOL OPTS...: result NAME of a hmm_pair whose
@@ -247,20 +249,18 @@ result "odp-devmem dev set odp-alias on again" $?
 # The BAR exporter (test_hmm:4 on A, 5 on B): its aliases are P2PDMA pages,
 # which rxe, copying with the CPU, may not reach: HMM offers none to it, and
 # the pages the NIC touches migrate, on both sides.
-if [ -c /dev/hmm_dmirror4 ] && [ -c /dev/hmm_dmirror5 ]; then
-	out=$(pair bar ib_write_bw --use_hmm=test_hmm:5 -- --use_hmm=test_hmm:4 -- \
-		-s 65536 -n 50 || diag bar)
-	for side in client server; do
-		[ -n "$out" ] || out=$(check_hmm bar "$side" \
-			'e["alias_offered"] > 0 and e["migrated_to_host"] >= 16 and p["host"] >= 16')
-	done
-	[ -z "$out" ]
-	result "ib_write_bw on the BAR exporter: rxe cannot reach P2PDMA aliases, the pages migrate" $? "$out"
+bar_a="${ODP_DMIRROR_BAR:-/dev/hmm_dmirror4}" bar_b="${ODP_DMIRROR_BAR_PEER:-/dev/hmm_dmirror5}"
+if [ -c "$bar_a" ] && [ -c "$bar_b" ]; then
+	hmm_server="test_hmm:${bar_b##*dmirror}" hmm_client="test_hmm:${bar_a##*dmirror}" \
+		hmm_case "ib_write_bw on the BAR exporter: rxe cannot reach P2PDMA aliases, the pages migrate" \
+		bar "client server" \
+		'e["alias_offered"] > 0 and e["migrated_to_host"] >= 16 and p["host"] >= 16' \
+		ib_write_bw -s 65536 -n 50
 elif [ "${ODP_NO_SKIP:-0}" = 1 ]; then
-	result "ib_write_bw on the BAR exporter" 1 "no /dev/hmm_dmirror4 and 5 (ODP_NO_SKIP=1)"
+	result "ib_write_bw on the BAR exporter" 1 "no $bar_a and $bar_b (ODP_NO_SKIP=1)"
 else
 	n=$((n + 1))
-	echo "ok $n ib_write_bw on the BAR exporter # SKIP no /dev/hmm_dmirror4 and 5"
+	echo "ok $n ib_write_bw on the BAR exporter # SKIP no $bar_a and $bar_b"
 fi
 
 # A device that does not exist: the server fails to open it; both fail.

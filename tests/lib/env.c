@@ -85,8 +85,3 @@ const char *odp_dmirror_bar_path(void)
 {
 	return odp_env("ODP_DMIRROR_BAR", ODP_TOPOLOGY_DMIRROR_BAR);
 }
-
-const char *odp_dmirror_bar_peer_path(void)
-{
-	return odp_env("ODP_DMIRROR_BAR_PEER", ODP_TOPOLOGY_DMIRROR_BAR_PEER);
-}

@@ -47,10 +47,9 @@ const char *odp_dev_b(void);
 const char *odp_dmirror_path(void);
 const char *odp_dmirror_peer_path(void);
 /*
- * test_hmm's devices whose memory is a PCI BAR (test_hmm_bar, on the VM's
- * ivshmem functions): $ODP_DMIRROR_BAR, $ODP_DMIRROR_BAR_PEER.
+ * test_hmm's device whose memory is a PCI BAR (test_hmm_bar, on the VM's
+ * ivshmem function of host A): $ODP_DMIRROR_BAR.
  */
 const char *odp_dmirror_bar_path(void);
-const char *odp_dmirror_bar_peer_path(void);
 
 #endif /* ODP_ENV_H */
