@@ -20,9 +20,17 @@
  * registered with, so the switch goes back to what it was right away: a test
  * that fails later leaves nothing changed but test_hmm's export flags, which
  * matter only to importers that ask for aliases and are reset by teardown.
+ *
+ * The exporter is $ODP_DMIRROR: test_hmm's device 0, whose device memory is
+ * RAM, or (device_private_test_bar in ctest) its BAR device, whose aliases
+ * are PCI P2PDMA pages that rxe reaches with MMIO accessors.  The outcomes
+ * are the same, but for the atomics: rxe performs none on MMIO and has the
+ * page migrated itself.  Either way the exporter reads the bytes back from
+ * its own memory (the BAR) before any CPU access.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "odp_harness.h"
@@ -304,6 +312,32 @@ static uint64_t refused_pages(const struct odp_buf *b, size_t first,
 	return n;
 }
 
+/* The operations that rxe performs with CPU atomics */
+static bool dp_atomic(enum dp_op op)
+{
+	return op == DP_FETCH_ADD || op == DP_CMP_SWAP || op == DP_ATOMIC_WRITE;
+}
+
+/*
+ * Whether rxe turns down the aliases it was given for the operation.  The
+ * BAR exporter's aliases are PCI P2PDMA pages, which rxe reaches with MMIO
+ * accessors (CONFIG_RDMA_RXE_ODP_P2PDMA) but with no CPU atomic: it faults
+ * such a page again without aliases, so that it migrates, and counts it as
+ * a fallback.
+ */
+static bool importer_refuses(const FIXTURE_VARIANT(device_private) * variant)
+{
+	return odp_dmirror_is_bar() && variant->aliases && !variant->refuse &&
+	       !variant->refuse_odd && dp_atomic(variant->op);
+}
+
+/* Where the touched device pages end: @touched, unless rxe turned them down */
+static enum dmirror_place touched_place(const FIXTURE_VARIANT(device_private) *
+					variant)
+{
+	return importer_refuses(variant) ? DMIRROR_IN_RAM : variant->touched;
+}
+
 FIXTURE_SETUP(device_private)
 {
 	const struct dp_op_desc *op = &dp_ops[variant->op];
@@ -327,9 +361,9 @@ FIXTURE_SETUP(device_private)
 	self->off = variant->page * page + variant->page_off;
 	self->first = self->off / page;
 	self->last = (self->off + variant->len - 1) / page;
-	TH_LOG("%s, %zu B at +%zu: pages %zu-%zu of %d, the MR on %s", op->name,
-	       variant->len, self->off, self->first, self->last, NPAGES,
-	       mr_side->name);
+	TH_LOG("%s, %zu B at +%zu: pages %zu-%zu of %d, the MR on %s, device memory of %s",
+	       op->name, variant->len, self->off, self->first, self->last,
+	       NPAGES, mr_side->name, odp_dmirror_path());
 
 	/* The MR under test, registered with the variant's switch */
 	ASSERT_OK(odp_buf_alloc_aliases(&self->dev, mr_side, size,
@@ -466,39 +500,62 @@ static bool transfer(struct __test_metadata *_metadata,
 	return true;
 }
 
-TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
-	       ODP_TEST_TIMEOUT)
+/* What the operation does to the MR's buffer and the other one */
+static unsigned int dp_effect(const FIXTURE_VARIANT(device_private) * variant)
 {
 	unsigned int effect = dp_ops[variant->op].effect;
-	size_t size = NPAGES * odp_page_size(), off = self->off;
-	uint64_t sum, got;
 
 	/* On the requester, a WRITE or SEND reads the MR, a READ fills it */
 	if (variant->requester)
 		effect = (effect & DP_TO_DEV ? DP_TO_LOCAL : 0) |
 			 (effect & DP_TO_LOCAL ? DP_TO_DEV : 0);
+	return effect;
+}
+
+/* Whether @buf, the MR's bytes as @who sees them, are what they must be */
+static void expect_mr_bytes(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(device_private) * self,
+			    const FIXTURE_VARIANT(device_private) * variant,
+			    const char *who, const uint8_t *buf)
+{
+	unsigned int effect = dp_effect(variant);
+	size_t size = NPAGES * odp_page_size(), off = self->off;
+	char what[128];
+	uint64_t sum, got;
+
+	if (effect & DP_TO_DEV) {
+		expect_placed(_metadata, who, buf, size, off, variant->len,
+			      self->local.seed, self->dev.seed);
+	} else if (effect & DP_ADD_TO_DEV) {
+		sum = pattern_u64(self->dev.seed, off) +
+		      pattern_u64(self->local.seed, off);
+		memcpy(&got, buf + off, sizeof(got));
+		EXPECT_EQ(sum, got)
+		TH_LOG("%s holds the sum of the two values", who);
+		snprintf(what, sizeof(what),
+			 "%s bytes before the range are unchanged", who);
+		EXPECT_PATTERN(what, buf, 0, off, self->dev.seed);
+		snprintf(what, sizeof(what),
+			 "%s bytes after the range are unchanged", who);
+		EXPECT_PATTERN(what, buf, off + sizeof(got), size,
+			       self->dev.seed);
+	} else {
+		snprintf(what, sizeof(what), "%s is unchanged", who);
+		EXPECT_PATTERN(what, buf, 0, size, self->dev.seed);
+	}
+}
+
+TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
+	       ODP_TEST_TIMEOUT)
+{
+	unsigned int effect = dp_effect(variant);
+	size_t size = NPAGES * odp_page_size(), off = self->off;
 
 	if (!transfer(_metadata, self, variant))
 		return;
 	/* Through the CPU, which faults device-private pages back: fine. */
-	if (effect & DP_TO_DEV) {
-		expect_placed(_metadata, "target", self->dev.addr, size, off,
-			      variant->len, self->local.seed, self->dev.seed);
-	} else if (effect & DP_ADD_TO_DEV) {
-		sum = pattern_u64(self->dev.seed, off) +
-		      pattern_u64(self->local.seed, off);
-		memcpy(&got, self->dev.addr + off, sizeof(got));
-		EXPECT_EQ(sum, got)
-		TH_LOG("the target holds the sum of the two values");
-		EXPECT_PATTERN("target bytes before the range are unchanged",
-			       self->dev.addr, 0, off, self->dev.seed);
-		EXPECT_PATTERN("target bytes after the range are unchanged",
-			       self->dev.addr, off + sizeof(got), size,
-			       self->dev.seed);
-	} else {
-		EXPECT_PATTERN("the MR's buffer is unchanged", self->dev.addr,
-			       0, size, self->dev.seed);
-	}
+	expect_mr_bytes(_metadata, self, variant, "the MR's buffer",
+			self->dev.addr);
 	if (effect & DP_TO_LOCAL) {
 		expect_placed(_metadata, "local", self->local.addr, size, off,
 			      variant->len, self->dev.seed, self->local.seed);
@@ -508,20 +565,21 @@ TEST_F_TIMEOUT(device_private, places_every_byte_and_changes_nothing_else,
 	}
 }
 
-TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
-	       ODP_TEST_TIMEOUT)
+/* Whether every page of the MR is where the variant says, @when */
+static void expect_places(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(device_private) * self,
+			  const FIXTURE_VARIANT(device_private) * variant,
+			  const char *when)
 {
 	size_t i, page = odp_page_size();
 
-	if (!transfer(_metadata, self, variant))
-		return;
-	/* Before any CPU access: a CPU read would migrate pages too. */
 	if (!variant->refuse_odd) {
 		EXPECT_TRUE(pages_are(self->dmirror, &self->dev,
 				      variant->dev_pages, self->first,
-				      self->last, variant->touched))
-		TH_LOG("after: touched device pages %s, the others DEV_PRIVATE_LOCAL: %s",
-		       dmirror_place_name(variant->touched), odp_reason());
+				      self->last, touched_place(variant)))
+		TH_LOG("%s: touched device pages %s, the others DEV_PRIVATE_LOCAL: %s",
+		       when, dmirror_place_name(touched_place(variant)),
+		       odp_reason());
 		return;
 	}
 	for (i = 0; i < NPAGES; i++) {
@@ -534,9 +592,50 @@ TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
 		EXPECT_TRUE(dmirror_check_places(self->dmirror,
 						 self->dev.addr + i * page, 1,
 						 0, 0, place, place))
-		TH_LOG("page %zu, %s: %s", i, dmirror_place_name(place),
-		       odp_reason());
+		TH_LOG("%s: page %zu, %s: %s", when, i,
+		       dmirror_place_name(place), odp_reason());
 	}
+}
+
+TEST_F_TIMEOUT(device_private, touched_pages_end_as_named_others_stay_on_device,
+	       ODP_TEST_TIMEOUT)
+{
+	if (!transfer(_metadata, self, variant))
+		return;
+	/* Before any CPU access: a CPU read would migrate pages too. */
+	expect_places(_metadata, self, variant, "after");
+}
+
+/*
+ * The MR's bytes as the exporter reads them from its own memory, before any
+ * CPU access, through the file that moved them there (HMM_DMIRROR_READ: a
+ * device page is copied from the backing store, i.e. from the BAR for the
+ * BAR exporter, a page in RAM from RAM).  The owner's read moves nothing.
+ * Where the touched pages stayed on the device, this is where rxe wrote.
+ */
+TEST_F_TIMEOUT(device_private, exporter_reads_the_bytes_where_they_are,
+	       ODP_TEST_TIMEOUT)
+{
+	size_t size = NPAGES * odp_page_size();
+	uint64_t cpages = 0;
+	uint8_t *copy;
+	int err;
+
+	if (!transfer(_metadata, self, variant))
+		return;
+	copy = malloc(size);
+	ASSERT_NE(NULL, copy);
+	memset(copy, 0, size);
+	err = dmirror_cmd(self->dmirror, HMM_DMIRROR_READ, self->dev.addr,
+			  NPAGES, copy, &cpages);
+	EXPECT_EQ(0, err)
+	TH_LOG("HMM_DMIRROR_READ: %s", strerror(err));
+	EXPECT_EQ((uint64_t)NPAGES, cpages);
+	if (!err)
+		expect_mr_bytes(_metadata, self, variant,
+				"the exporter's copy of the MR", copy);
+	free(copy);
+	expect_places(_metadata, self, variant, "after the exporter's read");
 }
 
 TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
@@ -556,7 +655,9 @@ TEST_F_TIMEOUT(device_private, owner_migrates_exactly_the_pages_not_aliased,
 			    touched :
 			    refused_pages(&self->dev, self->first, last,
 					  variant->refuse, variant->refuse_odd);
-	if (variant->touched == DMIRROR_ON_DEVICE)
+	if (importer_refuses(variant))
+		migrating = touched;
+	if (touched_place(variant) == DMIRROR_ON_DEVICE)
 		migrating = 0;
 	if (!transfer(_metadata, self, variant))
 		return;
@@ -605,8 +706,11 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 
 	ASSERT_LE(self->first, last);
 	touched = last - self->first + 1;
-	refused = refused_pages(&self->dev, self->first, last, variant->refuse,
-				variant->refuse_odd);
+	/* Turned down by the owner, or by rxe itself */
+	refused = importer_refuses(variant) ?
+			  touched :
+			  refused_pages(&self->dev, self->first, last,
+					variant->refuse, variant->refuse_odd);
 	EXPECT_EQ(variant->aliases, b->alias_on)
 	TH_LOG("the MR kept the switch it was registered with");
 	EXPECT_EQ(0ULL, b->page_faults);
@@ -635,11 +739,14 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 	       mr.alias_fallbacks - b->alias_fallbacks, touched);
 
 	/* Exact: HMM counts each page it migrated in place of an alias */
-	EXPECT_EQ(variant->aliases && variant->touched == DMIRROR_IN_RAM ?
+	EXPECT_EQ(variant->aliases && touched_place(variant) == DMIRROR_IN_RAM ?
 			  refused :
 			  0,
 		  mr.alias_fallbacks - b->alias_fallbacks);
-	if (!aliased) {
+	if (importer_refuses(variant)) {
+		/* Mapped as aliases first, then turned down */
+		EXPECT_LE(touched, mr.alias_pages - b->alias_pages);
+	} else if (!aliased) {
 		EXPECT_EQ(0ULL, mr.alias_pages - b->alias_pages);
 	} else if (prefetch) {
 		/* One call maps the range, once each */
@@ -658,8 +765,12 @@ TEST_F_TIMEOUT(device_private, counters_show_aliases_and_fallbacks,
 			  mr.page_faults_handled - b->page_faults_handled);
 		EXPECT_EQ(0ULL, mr.page_prefetch - b->page_prefetch);
 	}
-	/* A migration the operation caused unmapped nothing: not mapped */
-	EXPECT_EQ(0ULL, mr.page_invalidations - b->page_invalidations);
+	/*
+	 * A migration the operation caused unmapped nothing, since nothing
+	 * was mapped; except the aliases rxe turned down, which it had mapped
+	 */
+	EXPECT_EQ(importer_refuses(variant) ? touched : 0,
+		  mr.page_invalidations - b->page_invalidations);
 
 	EXPECT_EQ(mr.page_faults - b->page_faults,
 		  dev.page_faults - db->page_faults);

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* CMake passes these from tests/vm/topology.env. */
 #ifndef ODP_TOPOLOGY_DEV_A
@@ -84,4 +85,9 @@ const char *odp_dmirror_peer_path(void)
 const char *odp_dmirror_bar_path(void)
 {
 	return odp_env("ODP_DMIRROR_BAR", ODP_TOPOLOGY_DMIRROR_BAR);
+}
+
+bool odp_dmirror_is_bar(void)
+{
+	return strcmp(odp_dmirror_path(), odp_dmirror_bar_path()) == 0;
 }

@@ -51,5 +51,10 @@ const char *odp_dmirror_peer_path(void);
  * ivshmem function of host A): $ODP_DMIRROR_BAR.
  */
 const char *odp_dmirror_bar_path(void);
+/*
+ * Whether odp_dmirror_path() is that device: the exporter under test hands
+ * out PCI P2PDMA aliases, which rxe reaches with MMIO accessors.
+ */
+bool odp_dmirror_is_bar(void);
 
 #endif /* ODP_ENV_H */
