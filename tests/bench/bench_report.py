@@ -34,13 +34,15 @@ CASES = {
     "ec": "(c) with --hmm_remigrate=1",
     "ed": "(d) with --hmm_remigrate=1",
     "cR": "(c) over rdma_cm (-R)",
+    "p": "BAR device memory, ODP, P2PDMA aliases (rxe: MMIO accessors)",
+    "pd": "(p) with the switch off (migration)",
 }
 SHORT = {"a": "(a) host, pinned", "b": "(b) host, ODP", "c": "(c) device, aliases",
          "d": "(d) device, migration", "ec": "(ec) c + remigrate", "ed": "(ed) d + remigrate",
-         "cR": "(cR) c over rdma_cm"}
-ORDER = ["a", "b", "c", "d", "ec", "ed", "cR"]
+         "cR": "(cR) c over rdma_cm", "p": "(p) BAR, aliases", "pd": "(pd) BAR, migration"}
+ORDER = ["a", "b", "c", "d", "ec", "ed", "cR", "p", "pd"]
 # The ratios the issue asks for: numerator case, denominator case.
-RATIOS = [("c", "b"), ("c", "d"), ("ec", "ed")]
+RATIOS = [("c", "b"), ("c", "d"), ("ec", "ed"), ("p", "pd")]
 ODP_COUNTERS = ["odp_page_faults", "odp_page_invalidations", "odp_alias_pages",
                 "odp_alias_fallbacks"]
 

@@ -12,13 +12,16 @@
 #       iterations: its pages go back to the device)
 #   ed  d with --hmm_remigrate=1
 #   cR  c over rdma_cm (-R)
-# 70 runs, about 10 minutes on 2 cores.  One line of progress per run;
+#   p   device memory of test_hmm's BAR devices (test_hmm:4 and 5): PCI
+#       P2PDMA aliases, which rxe reaches with uncached MMIO accessors
+#   pd  p with the alias switch off: the NIC's faults migrate
+# 90 runs, about 13 minutes on 2 cores.  One line of progress per run;
 # then bench_report.py writes the table ($ODP_BUILD/bench/perftest_table.txt,
 # which run.sh prints last), and
 # perftest.json, perftest.csv, perftest.png (gnuplot) and one directory of
 # raw outputs per run next to it.  Fails if any run fails.
 # Environment: QUICK=1 (ib_write_bw at 1 MiB and ib_write_lat at 4 KiB:
-# 14 runs, half the bytes, under 3 minutes), ODP_BENCH_CASES (the cases
+# 18 runs, half the bytes, under 4 minutes), ODP_BENCH_CASES (the cases
 # above, in order), ODP_BENCH_SIZES (bandwidth sizes, bytes),
 # ODP_BENCH_BYTES (bytes per bandwidth run: 32 MiB, QUICK 16 MiB; at least
 # 10 and at most 1000 iterations), ODP_BENCH_LAT_ITERS (500, QUICK 200).
@@ -43,7 +46,7 @@ else
 	bytes_default=33554432 lat_iters_default=500
 fi
 read -r -a sizes <<<"${ODP_BENCH_SIZES:-$sizes_default}"
-read -r -a cases <<<"${ODP_BENCH_CASES:-a b c cR ec d ed}"
+read -r -a cases <<<"${ODP_BENCH_CASES:-a b c cR ec d ed p pd}"
 bytes="${ODP_BENCH_BYTES:-$bytes_default}"
 lat_iters="${ODP_BENCH_LAT_ITERS:-$lat_iters_default}"
 
@@ -62,7 +65,8 @@ case_opts() {
 	c | d) echo "--use_hmm=test_hmm:$2" ;;
 	ec | ed) echo "--use_hmm=test_hmm:$2 --hmm_remigrate=1" ;;
 	cR) echo "--use_hmm=test_hmm:$2 -R" ;;
-	*) die "unknown case $1 (a b c d ec ed cR)" ;;
+	p | pd) echo "--use_hmm=test_hmm:$(($2 + 4))" ;;
+	*) die "unknown case $1 (a b c d ec ed cR p pd)" ;;
 	esac
 }
 
@@ -156,7 +160,7 @@ failed=0
 every_case() {
 	local c
 	for c in "${cases[@]}"; do
-		case "$c" in d | ed) aliases off ;; *) aliases on ;; esac ||
+		case "$c" in d | ed | pd) aliases off ;; *) aliases on ;; esac ||
 			die "cannot set the alias switch"
 		one "$c" "$@" || failed=1
 	done

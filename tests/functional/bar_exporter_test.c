@@ -23,8 +23,18 @@
  *   - unbinding the PCI function with pages on it and a file open migrates
  *     them back intact; the open file's migrations to it then fail with
  *     ENODEV; the function binds again once the file is closed.
+ * And through rxe, which reaches P2PDMA aliases with MMIO accessors
+ * (CONFIG_RDMA_RXE_ODP_P2PDMA), an ODP MR on rxe_b over the BAR device:
+ *   - an RDMA WRITE's bytes are in the BAR, found there through the sysfs
+ *     resource file before any CPU access, and nothing migrated; an RDMA
+ *     READ returns the BAR's bytes;
+ *   - unbinding the function while rxe maps aliases of its pages unmaps
+ *     them from the MR (counted as invalidations) as the pages migrate back
+ *     with every byte; the MR keeps working on RAM, and nothing oopses.
  */
 #include "odp_harness.h"
+
+#include "rdma_nl.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -50,7 +60,7 @@ struct bar {
 
 static bool bar_find(int fd, struct bar *b, char *why, size_t why_len)
 {
-	char path[PATH_MAX], line[256];
+	char path[PATH_MAX + 32], line[256];
 	unsigned long long start, end, flags, best = 0;
 	int i = 0, best_i = -1, rfd;
 	struct stat st;
@@ -391,6 +401,214 @@ TEST_F(bar, unbinding_migrates_everything_back)
 		dmirror_migrate_to_device(fd, self->buf, NPAGES, self->bounce));
 	EXPECT_EQ(0, memcmp(self->bounce, self->want, self->len));
 	EXPECT_OK(dmirror_close(fd));
+}
+
+/* Binds the PCI function @addr to its driver again; waits for the device */
+static bool rebind(const char *addr)
+{
+	int i;
+
+	if (!sysfs_write("/sys/bus/pci/drivers_probe", addr))
+		return odp_fail_errno(errno, "drivers_probe %s", addr);
+	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
+		usleep(100000);
+	if (access(odp_dmirror_bar_path(), F_OK))
+		return odp_fail("%s did not come back", odp_dmirror_bar_path());
+	return true;
+}
+
+FIXTURE(bar_rdma)
+{
+	struct odp_pair pair;
+	int fd;
+	struct bar bar;
+	struct odp_buf dev; /* the ODP MR on rxe_b, moved to the BAR device */
+	struct odp_buf local; /* on rxe_a, in RAM */
+	struct hmm_dmirror_counters before; /* the BAR device's, after the move */
+	bool unbound; /* the test unbound the function: teardown rebinds */
+};
+
+FIXTURE_SETUP(bar_rdma)
+{
+	char why[PATH_MAX + 128] = "";
+	size_t size = NPAGES * odp_page_size();
+
+	self->fd = -1;
+	self->bar.map = NULL;
+	self->unbound = false;
+	if (!open_pair(_metadata, &self->pair,
+		       IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ, 0))
+		return;
+	self->fd = dmirror_open(odp_dmirror_bar_path());
+	if (self->fd < 0) {
+		if (dmirror_absent(-self->fd))
+			ODP_SKIP(return, "%s", odp_reason());
+		ASSERT_OK(false);
+	}
+	ASSERT_TRUE(bar_find(self->fd, &self->bar, why, sizeof(why)))
+	TH_LOG("%s", why);
+	ASSERT_OK(odp_buf_alloc_aliases(
+		&self->dev, &self->pair.resp, size,
+		ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND, true));
+	ASSERT_OK(odp_buf_alloc(&self->local, &self->pair.req, size,
+				ODP_REMOTE_ACCESS));
+	migrate_to_device(_metadata, self->fd, self->dev.addr, NPAGES,
+			  self->dev.seed);
+	ASSERT_EQ(0, dmirror_read_counters(self->fd, &self->before))
+	TH_LOG("%s", odp_reason());
+	ASSERT_EQ(0, dmirror_set_device_flags(self->fd,
+					      HMM_DMIRROR_DEVICE_EXPORT_ALIAS))
+	TH_LOG("%s", odp_reason());
+}
+
+FIXTURE_TEARDOWN(bar_rdma)
+{
+	if (self->bar.map)
+		munmap(self->bar.map, self->bar.len);
+	if (self->unbound) {
+		/* The function binds only once no file holds the old device */
+		EXPECT_OK(dmirror_close(self->fd));
+		self->fd = -1;
+		EXPECT_TRUE(rebind(strrchr(self->bar.pci, '/') + 1))
+		TH_LOG("%s", odp_reason());
+	}
+	close_device_test(_metadata, &self->pair, self->fd,
+			  (struct odp_buf *const[]){ &self->local, &self->dev },
+			  2);
+}
+
+/* One RDMA WRITE or READ of [off, off + len) between the two buffers */
+static bool bar_rdma(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(bar_rdma) * self, enum ibv_wr_opcode op,
+		     size_t off, size_t len, uint64_t wr_id)
+{
+	struct ibv_wc wc;
+
+	if (!odp_post_rdma(&self->pair, op, &self->local, &self->dev, off, len,
+			   wr_id))
+		return odp_fail("%s", odp_reason());
+	return completes(_metadata, &self->pair.req, wr_id, IBV_WC_SUCCESS,
+			 op == IBV_WR_RDMA_WRITE ? IBV_WC_RDMA_WRITE :
+						   IBV_WC_RDMA_READ,
+			 &wc);
+}
+
+/* want[i] = the pattern @seed's byte i, for i in [from, to) */
+static void fill_range(uint8_t *want, size_t from, size_t to, uint32_t seed)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		want[i] = odp_pattern_byte(seed, i);
+}
+
+/* The MR's bytes after a WRITE of [off, off + len): dev's, local's there */
+static void expected_mr(FIXTURE_DATA(bar_rdma) * self, uint8_t *want,
+			size_t off, size_t len)
+{
+	size_t size = NPAGES * odp_page_size();
+
+	odp_fill(want, size, self->dev.seed);
+	fill_range(want, off, off + len, self->local.seed);
+}
+
+TEST_F_TIMEOUT(bar_rdma, rdma_write_lands_in_the_bar, ODP_TEST_TIMEOUT)
+{
+	size_t page = odp_page_size(), size = NPAGES * page;
+	/* pages 3-20, from and to mid-page */
+	size_t off = 3 * page + 777, len = 17 * page + 1234;
+	size_t roff = 11 * page + 5, rlen = 20 * page + 4000; /* pages 11-31 */
+	struct hmm_dmirror_counters after;
+	struct rdma_nl_odp_mr mr;
+	uint8_t *want = malloc(size);
+	long found[NPAGES];
+	char why[128] = "";
+
+	ASSERT_NE(NULL, want);
+	ASSERT_TRUE(bar_rdma(_metadata, self, IBV_WR_RDMA_WRITE, off, len, 1));
+	/* Before any CPU access, which would migrate pages */
+	EXPECT_OK(dmirror_check_places(self->fd, self->dev.addr, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_ON_DEVICE,
+				       DMIRROR_ON_DEVICE));
+	expected_mr(self, want, off, len);
+	EXPECT_TRUE(
+		bar_locate(&self->bar, want, NPAGES, found, why, sizeof(why)))
+	TH_LOG("the MR's pages, with the WRITE's bytes, in the BAR: %s", why);
+
+	/* READ gets the BAR's bytes, written or not by the WRITE */
+	ASSERT_TRUE(bar_rdma(_metadata, self, IBV_WR_RDMA_READ, roff, rlen, 2));
+	EXPECT_EQ(0, memcmp(self->local.addr + roff, want + roff, rlen))
+	TH_LOG("the READ returned other bytes than the BAR holds");
+	EXPECT_PATTERN("local bytes before the READ are unchanged",
+		       self->local.addr, 0, roff, self->local.seed);
+	EXPECT_PATTERN("local bytes after the READ are unchanged",
+		       self->local.addr, roff + rlen, size, self->local.seed);
+
+	ASSERT_EQ(0, dmirror_read_counters(self->fd, &after));
+	EXPECT_EQ(self->before.migrated_to_ram, after.migrated_to_ram)
+	TH_LOG("the NIC's faults migrated pages");
+	EXPECT_LE(self->before.alias_offered + 18, after.alias_offered)
+	TH_LOG("test_hmm offered fewer aliases than the WRITE touched pages");
+	ASSERT_EQ(0, rdma_nl_get_odp_mr((uint32_t)self->pair.resp.index,
+					self->dev.mr->rkey, &mr))
+	TH_LOG("%s", odp_reason());
+	EXPECT_LE(29ULL, mr.alias_pages)
+	TH_LOG("pages 3-31 mapped as aliases: %llu",
+	       (unsigned long long)mr.alias_pages);
+	EXPECT_EQ(0ULL, mr.alias_fallbacks);
+
+	/* And the CPU, whose faults migrate them now, sees the same bytes */
+	EXPECT_EQ(0, memcmp(self->dev.addr, want, size))
+	TH_LOG("the CPU reads other bytes than the BAR held");
+	free(want);
+}
+
+TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
+	       ODP_TEST_TIMEOUT)
+{
+	const char *addr = strrchr(self->bar.pci, '/') + 1;
+	size_t page = odp_page_size(), size = NPAGES * page;
+	size_t off = 5 * page + 99, len = 9 * page + 2; /* pages 5-14 */
+	size_t off2 = 20 * page + 3000, len2 = 7 * page; /* pages 20-27 */
+	struct rdma_nl_odp_mr mr, mr2;
+	uint8_t *want = malloc(size);
+
+	ASSERT_NE(NULL, want);
+	ASSERT_TRUE(bar_rdma(_metadata, self, IBV_WR_RDMA_WRITE, off, len, 1));
+	ASSERT_EQ(0, rdma_nl_get_odp_mr((uint32_t)self->pair.resp.index,
+					self->dev.mr->rkey, &mr))
+	TH_LOG("%s", odp_reason());
+	EXPECT_LE(10ULL, mr.alias_pages)
+	TH_LOG("pages 5-14 mapped as aliases");
+
+	munmap(self->bar.map, self->bar.len);
+	self->bar.map = NULL;
+	ASSERT_TRUE(
+		sysfs_write("/sys/bus/pci/drivers/test_hmm_bar/unbind", addr))
+	TH_LOG("unbind %s: %s", addr, strerror(errno));
+	self->unbound = true;
+	EXPECT_OK(dmirror_check_places(self->fd, self->dev.addr, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+	ASSERT_EQ(0, rdma_nl_get_odp_mr((uint32_t)self->pair.resp.index,
+					self->dev.mr->rkey, &mr2))
+	TH_LOG("the MR is gone: %s", odp_reason());
+	EXPECT_LE(mr.page_invalidations + 10, mr2.page_invalidations)
+	TH_LOG("unbinding unmapped %llu of the 10 aliases",
+	       (unsigned long long)(mr2.page_invalidations -
+				    mr.page_invalidations));
+
+	/* The MR works on, in RAM now */
+	ASSERT_TRUE(
+		bar_rdma(_metadata, self, IBV_WR_RDMA_WRITE, off2, len2, 2));
+	expected_mr(self, want, off, len);
+	fill_range(want, off2, off2 + len2, self->local.seed);
+	EXPECT_EQ(0, memcmp(self->dev.addr, want, size))
+	TH_LOG("bytes lost or misplaced across the unbind");
+	EXPECT_OK(dmirror_check_places(self->fd, self->dev.addr, NPAGES, 0,
+				       NPAGES - 1, DMIRROR_IN_RAM,
+				       DMIRROR_IN_RAM));
+	free(want);
 }
 
 TEST_HARNESS_MAIN
