@@ -65,7 +65,7 @@ fi
 	exit 4
 }
 echo "TAP version 13"
-echo "1..29"
+echo "1..33"
 
 # --- bad options: the client alone, no server (it must fail before
 # connecting).  bad NAME MESSAGE OPTION...
@@ -265,11 +265,15 @@ if [ -c "$bar_a" ] && [ -c "$bar_b" ]; then
 	out=$(check_hmm bar_atomic_bw client "$on_device")
 	result "ib_atomic_bw on the BAR exporter: the client's buffer stays on its device" $? "$out"
 	unset hmm_server hmm_client
-elif [ "${ODP_NO_SKIP:-0}" = 1 ]; then
-	result "ib_write_bw on the BAR exporter" 1 "no $bar_a and $bar_b (ODP_NO_SKIP=1)"
 else
-	n=$((n + 1))
-	echo "ok $n ib_write_bw on the BAR exporter # SKIP no $bar_a and $bar_b"
+	for t in ib_write_bw ib_read_bw ib_send_bw "ib_atomic_bw (responder)" "ib_atomic_bw (client)"; do
+		if [ "${ODP_NO_SKIP:-0}" = 1 ]; then
+			result "$t on the BAR exporter" 1 "no $bar_a and $bar_b (ODP_NO_SKIP=1)"
+		else
+			n=$((n + 1))
+			echo "ok $n $t on the BAR exporter # SKIP no $bar_a and $bar_b"
+		fi
+	done
 fi
 
 # A device that does not exist: the server fails to open it; both fail.
@@ -278,5 +282,5 @@ grep -q "client [1-9]" "$tmp/nodev.rc" && grep -q "server [1-9]" "$tmp/nodev.rc"
 	grep -q "Couldn't open HMM device memory test_hmm:7" "$tmp/nodev.server.log"
 result "--use_hmm=test_hmm:7: both sides fail, the server names the device" $? "$(diag nodev)"
 
-[ "$n" -eq 29 ] || { echo "# planned 29 results, printed $n"; failed=1; }
+[ "$n" -eq 33 ] || { echo "# planned 33 results, printed $n"; failed=1; }
 exit "$failed"
