@@ -156,6 +156,26 @@ static bool bar_locate(const struct bar *b, const uint8_t *want, size_t npages,
 	return true;
 }
 
+/*
+ * For a fixture's setup: opens odp_dmirror_bar_path() and finds its BAR in
+ * @b; the fd, or -1 when the test cannot go on (skipped or failed).
+ */
+static int open_bar_device(struct __test_metadata *_metadata, struct bar *b)
+{
+	char why[PATH_MAX + 128] = "";
+	int fd = dmirror_open(odp_dmirror_bar_path());
+
+	if (fd < 0) {
+		if (dmirror_absent(-fd))
+			ODP_SKIP(return -1, "%s", odp_reason());
+		EXPECT_OK(false);
+		return -1;
+	}
+	EXPECT_TRUE(bar_find(fd, b, why, sizeof(why)))
+	TH_LOG("%s", why);
+	return fd;
+}
+
 FIXTURE(bar)
 {
 	int fd;
@@ -168,18 +188,12 @@ FIXTURE(bar)
 
 FIXTURE_SETUP(bar)
 {
-	char why[PATH_MAX + 128] = "";
-
-	self->fd = dmirror_open(odp_dmirror_bar_path());
 	self->buf = self->want = self->bounce = NULL;
 	self->bar.map = NULL;
-	if (self->fd < 0) {
-		if (dmirror_absent(-self->fd))
-			ODP_SKIP(return, "%s", odp_reason());
-		ASSERT_OK(false);
-	}
-	ASSERT_TRUE(bar_find(self->fd, &self->bar, why, sizeof(why)))
-	TH_LOG("%s", why);
+	self->fd = open_bar_device(_metadata, &self->bar);
+	if (_metadata->exit_code == KSFT_SKIP)
+		return;
+	ASSERT_TRUE(self->fd >= 0 && self->bar.map);
 	TH_LOG("%s: BAR of %zu MiB at %s", odp_dmirror_bar_path(),
 	       self->bar.len >> 20, self->bar.pci);
 	self->len = NPAGES * odp_page_size();
@@ -359,11 +373,25 @@ static bool sysfs_write(const char *path, const char *what)
 	return n == (ssize_t)strlen(what);
 }
 
+/* Binds the PCI function @addr to its driver again; waits for the device */
+static bool rebind(const char *addr)
+{
+	int i;
+
+	if (!sysfs_write("/sys/bus/pci/drivers_probe", addr))
+		return odp_fail_errno(errno, "drivers_probe %s", addr);
+	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
+		usleep(100000);
+	if (access(odp_dmirror_bar_path(), F_OK))
+		return odp_fail("%s did not come back", odp_dmirror_bar_path());
+	return true;
+}
+
 TEST_F(bar, unbinding_migrates_everything_back)
 {
 	const char *addr = strrchr(self->bar.pci, '/') + 1;
 	uint64_t cpages = 0;
-	int i, fd;
+	int fd;
 
 	ASSERT_TRUE(to_bar(_metadata, self));
 	munmap(self->bar.map, self->bar.len);
@@ -391,30 +419,13 @@ TEST_F(bar, unbinding_migrates_everything_back)
 	EXPECT_OK(dmirror_close(self->fd));
 	self->fd = -1;
 	/* Once closed, the function binds again */
-	ASSERT_TRUE(sysfs_write("/sys/bus/pci/drivers_probe", addr))
-	TH_LOG("drivers_probe %s: %s", addr, strerror(errno));
-	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
-		usleep(100000);
+	ASSERT_TRUE(rebind(addr)) TH_LOG("%s", odp_reason());
 	fd = dmirror_open(odp_dmirror_bar_path());
 	ASSERT_LE(0, fd) TH_LOG("%s", odp_reason());
 	EXPECT_OK(
 		dmirror_migrate_to_device(fd, self->buf, NPAGES, self->bounce));
 	EXPECT_EQ(0, memcmp(self->bounce, self->want, self->len));
 	EXPECT_OK(dmirror_close(fd));
-}
-
-/* Binds the PCI function @addr to its driver again; waits for the device */
-static bool rebind(const char *addr)
-{
-	int i;
-
-	if (!sysfs_write("/sys/bus/pci/drivers_probe", addr))
-		return odp_fail_errno(errno, "drivers_probe %s", addr);
-	for (i = 0; i < 50 && access(odp_dmirror_bar_path(), F_OK); i++)
-		usleep(100000);
-	if (access(odp_dmirror_bar_path(), F_OK))
-		return odp_fail("%s did not come back", odp_dmirror_bar_path());
-	return true;
 }
 
 FIXTURE(bar_rdma)
@@ -430,7 +441,6 @@ FIXTURE(bar_rdma)
 
 FIXTURE_SETUP(bar_rdma)
 {
-	char why[PATH_MAX + 128] = "";
 	size_t size = NPAGES * odp_page_size();
 
 	self->fd = -1;
@@ -445,14 +455,10 @@ FIXTURE_SETUP(bar_rdma)
 	 * so that bar_locate() finds each page of this MR only where it is.
 	 */
 	(void)odp_seed();
-	self->fd = dmirror_open(odp_dmirror_bar_path());
-	if (self->fd < 0) {
-		if (dmirror_absent(-self->fd))
-			ODP_SKIP(return, "%s", odp_reason());
-		ASSERT_OK(false);
-	}
-	ASSERT_TRUE(bar_find(self->fd, &self->bar, why, sizeof(why)))
-	TH_LOG("%s", why);
+	self->fd = open_bar_device(_metadata, &self->bar);
+	if (_metadata->exit_code == KSFT_SKIP)
+		return;
+	ASSERT_TRUE(self->fd >= 0 && self->bar.map);
 	ASSERT_OK(odp_buf_alloc_aliases(
 		&self->dev, &self->pair.resp, size,
 		ODP_REMOTE_ACCESS | IBV_ACCESS_ON_DEMAND, true));
