@@ -31,7 +31,8 @@ printf '\nhmm-tests on this kernel (skips: the device-coherent variants)\n' >>"$
 for t in hmm-tests-upstream hmm-tests; do
 	log "$t"
 	# A failed test shows in the counts below.
-	(cd "$ODP_SELFTESTS" && "./$t") >"$out/$t.log" 2>&1 || true
+	(cd "$ODP_SELFTESTS" && HMM_TEST_PCI_UNREACHABLE="$ODP_PCI_UNREACHABLE" "./$t") \
+		>"$out/$t.log" 2>&1 || true
 	"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" tap "$t" "$out/$t.log" "$out/$t.xml" >>"$report" ||
 		status=1
 done

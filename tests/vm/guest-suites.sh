@@ -35,7 +35,9 @@ functional() {
 hmm_tests() {
 	# test_hmm is built in: no modprobe.  Device-coherent variants skip
 	# themselves (no spm_addr_dev* parameters).
-	(cd "$ODP_SELFTESTS" && ./hmm-tests) >"$out/hmm-tests.log" 2>&1
+	# HMM_TEST_PCI_UNREACHABLE: see guest-setup.sh.
+	(cd "$ODP_SELFTESTS" && HMM_TEST_PCI_UNREACHABLE="$ODP_PCI_UNREACHABLE" ./hmm-tests) \
+		>"$out/hmm-tests.log" 2>&1
 	"${report[@]}" tap hmm-tests "$out/hmm-tests.log" "$out/hmm-tests.xml"
 }
 

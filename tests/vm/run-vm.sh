@@ -63,7 +63,10 @@ vng_args=(--run "$kernel" --cpus "${ODP_VM_CPUS:-2}" --memory "${ODP_VM_MEMORY:-
 	--rwdir "$ODP_BUILD=$ODP_BUILD" --cwd "$ODP_ROOT" --force-9p --verbose)
 # Two ivshmem-plain PCI functions whose BAR is RAM of the host: test_hmm's
 # PCI driver (bound in guest-setup.sh) makes each BAR device memory,
-# /dev/hmm_dmirror4 (host A) and /dev/hmm_dmirror5 (host B).  2 MiB multiples;
+# /dev/hmm_dmirror4 (host A) and /dev/hmm_dmirror5 (host B).  They sit behind
+# one emulated PCIe switch (root port, upstream port, a downstream port each),
+# so that the P2PDMA core lets each reach the other's BAR by bus address,
+# while the devices on the root complex cannot reach them.  2 MiB multiples;
 # ODP_VM_BAR_MB=0 leaves them out.
 bar_mb="${ODP_VM_BAR_MB:-256}"
 case "$bar_mb" in
@@ -71,8 +74,9 @@ case "$bar_mb" in
 esac
 [ $((bar_mb % 2)) -eq 0 ] || die "ODP_VM_BAR_MB=$bar_mb: not a multiple of 2 MiB"
 if [ "$bar_mb" -gt 0 ]; then
+	vng_args+=("--qemu-opts=-device pcie-root-port,id=odprp,chassis=1,slot=1 -device x3130-upstream,id=odpsw,bus=odprp")
 	for i in 0 1; do
-		vng_args+=("--qemu-opts=-object memory-backend-memfd,id=odpbar$i,size=${bar_mb}M,share=on -device ivshmem-plain,memdev=odpbar$i")
+		vng_args+=("--qemu-opts=-device xio3130-downstream,id=odpdn$i,bus=odpsw,chassis=$((2 + i)),slot=0 -object memory-backend-memfd,id=odpbar$i,size=${bar_mb}M,share=on -device ivshmem-plain,memdev=odpbar$i,bus=odpdn$i")
 	done
 fi
 if use_kvm; then
