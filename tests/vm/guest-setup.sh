@@ -74,7 +74,11 @@ if ! grep -q '^vendor_id.*AuthenticAMD' /proc/cpuinfo || [ "${family:-0}" -lt 23
 		case "$(readlink -f "$f")" in
 		/sys/devices/pci*/*/*) continue ;;	# behind a bridge
 		esac
-		[ -e "$f/driver" ] && [ "$(cat "$f/class")" != 0x060000 ] || continue
+		# Bound, no bridge, and its driver lets it address all memory:
+		# hmm_dma_map_alloc() refuses a device that cannot.
+		[ -e "$f/driver" ] || continue
+		case "$(cat "$f/class")" in 0x06*) continue ;; esac
+		[ "$(cat "$f/dma_mask_bits" 2>/dev/null)" = 64 ] || continue
 		pci_unreachable="${f##*/}"
 		break
 	done
