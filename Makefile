@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 S := scripts
 
-.PHONY: help run test bench-hmm bench-rdma build kernel kernel-apply kernel-export \
+.PHONY: help run test test-debug bench-hmm bench-rdma build kernel kernel-apply kernel-export \
 	kernel-check providers-apply providers-export perftest-apply perftest-export \
 	userspace vm-shell vm-run deps clean distclean
 
 help:
 	@echo "make run               build, boot the VM, run the demo benchmark, print its table"
 	@echo "make test              build, boot the VM, run every test suite (SUITES='functional ...' for some)"
+	@echo "make test-debug        build the debug kernel (KASAN, lockdep, kmemleak), run SUITES (default: functional hmm-tests) on it"
 	@echo "make bench-hmm         build, boot the VM, time faulting device-private memory: aliases vs migration"
 	@echo "make bench-rdma        build, boot the VM, time RDMA WRITE/READ: host memory, aliases, migration"
 	@echo "make build             build everything the VM needs (kernel, rdma-core, perftest, selftests, ours)"
@@ -35,6 +36,9 @@ run:
 
 test:
 	@$(S)/test.sh $(SUITES)
+
+test-debug:
+	@$(S)/test-debug.sh $(SUITES)
 
 bench-hmm:
 	@$(S)/bench-hmm.sh
