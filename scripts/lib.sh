@@ -91,6 +91,24 @@ print_stages() {
 	echo "  total $(($(date +%s) - $1))s"
 }
 
+# print_test_results START RESULTS RC: the end of `make test` and
+# `make test-debug`: the stage times since START, then the per-suite counts
+# of the suites' results in RESULTS (also written to RESULTS/summary.txt).
+# Returns RC, or 1 if the summary cannot be made.
+print_test_results() {
+	local start="$1" results="$2" rc="$3"
+	echo
+	print_stages "$start"
+	echo
+	echo "Results (${results#"$ODP_ROOT/"}):"
+	if [ "$rc" -eq 124 ]; then
+		echo "  the VM watchdog fired: the suites did not finish"
+	fi
+	"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" summary "$results" >"$results/summary.txt" || rc=1
+	cat "$results/summary.txt"
+	return "$rc"
+}
+
 # run_and_report STAGE REPORT GUEST_COMMAND...: `make run`, `make bench-hmm`,
 # `make bench-rdma`:
 # build, run GUEST_COMMAND in the VM as stage STAGE, then print the stage

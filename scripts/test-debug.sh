@@ -30,15 +30,7 @@ stage "tests in the VM (debug kernel)" "$ODP_ROOT/tests/vm/run-vm.sh" \
 mv "$results" "$results-debug"
 results="$results-debug"
 
-echo
-print_stages "$start"
-echo
-echo "Results (build/test-results-debug):"
-if [ "$rc" -eq 124 ]; then
-	echo "  the VM watchdog fired: the suites did not finish"
-fi
-"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" summary "$results" >"$results/summary.txt" || rc=1
-cat "$results/summary.txt"
+print_test_results "$start" "$results" "$rc" || rc=$?
 if [ -r "$results/debug-summary.txt" ]; then
 	cat "$results/debug-summary.txt"
 else

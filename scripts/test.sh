@@ -33,13 +33,4 @@ if [ $# -eq 0 ] || [ ${#vm_suites[@]} -gt 0 ]; then
 		"$ODP_ROOT/tests/vm/guest-suites.sh" "${vm_suites[@]}" || rc=$?
 fi
 
-echo
-print_stages "$start"
-echo
-echo "Results (build/test-results):"
-if [ "$rc" -eq 124 ]; then
-	echo "  the VM watchdog fired: the suites did not finish"
-fi
-"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" summary "$results" >"$results/summary.txt" || rc=1
-cat "$results/summary.txt"
-exit "$rc"
+print_test_results "$start" "$results" "$rc"
