@@ -1,8 +1,8 @@
 #!/bin/bash
-# build-hmm-tests.sh: build the kernel's HMM selftest (mm/hmm-tests) out of
-# the tree in $ODP_BUILD/linux (which stays untouched: no in-tree build),
-# copy the rdma selftest scripts next to it, record the output directory in
-# paths.env (ODP_SELFTESTS) and print it:
+# build-hmm-tests.sh [--pristine]: build the kernel's HMM selftest
+# (mm/hmm-tests) out of the tree in $ODP_BUILD/linux (which stays untouched:
+# no in-tree build), copy the rdma selftest scripts next to it, record the
+# output directory in paths.env (ODP_SELFTESTS) and print it:
 #   $ODP_BUILD/selftests/hmm-tests
 #   $ODP_BUILD/selftests/rdma/*.sh, $ODP_BUILD/selftests/kselftest/ktap_helpers.sh
 # (same relative layout as in the kernel: the rdma scripts source
@@ -20,11 +20,21 @@
 #   rxe_netns_names.sh also requires modprobe on PATH (need_cmd modprobe).
 #   rping (not on the host's PATH; rdma-core's build/bin has it):
 #     rxe_rping_between_netns.sh, rxe_sent_rcvd_bytes.sh.
+#
+# --pristine: the same from pristine 7.3 ($ODP_BUILD/linux-pristine, made by
+# prepare-linux.sh --pristine) into $ODP_BUILD/baseline/selftests, for the
+# baseline run (make test-baseline); nothing is recorded in paths.env.
 . "$(dirname "$0")/lib.sh"
 
 K="$ODP_BUILD/linux"
-mm="$K/tools/testing/selftests/mm"
 out="$ODP_BUILD/selftests"
+pristine=0
+case "${1:-}" in
+"") ;;
+--pristine) pristine=1 K="$ODP_BUILD/linux-pristine" out="$ODP_BUILD/baseline/selftests" ;;
+*) die "usage: build-hmm-tests.sh [--pristine]" ;;
+esac
+mm="$K/tools/testing/selftests/mm"
 [ -r "$mm/hmm-tests.c" ] || die "no kernel tree at $K (run prepare-linux.sh first)"
 mkdir -p "$out"
 
@@ -62,16 +72,18 @@ fi
 # The same test as it is in pristine 7.3 (odp-base), built against the
 # patched tree's headers (test_hmm's UAPI only grows): running it on the
 # patched kernel shows the upstream tests still pass.
-up="$out/upstream"
-mkdir -p "$up"
-git -C "$K" show odp-base:tools/testing/selftests/mm/hmm-tests.c >"$up/hmm-tests.c.new"
-if [ -x "$out/hmm-tests-upstream" ] && cmp -s "$up/hmm-tests.c.new" "$up/hmm-tests.c" &&
-	[ "$(cat "$out/.hmm-tests.hash" 2>/dev/null)" = "$hash" ]; then
-	rm -f "$up/hmm-tests.c.new"
-else
-	mv -f "$up/hmm-tests.c.new" "$up/hmm-tests.c"
-	gcc "${cflags[@]}" "$up/hmm-tests.c" "$mm/vm_util.c" "$mm/hugepage_settings.c" \
-		"${libs[@]}" -o "$out/hmm-tests-upstream" || die "upstream hmm-tests does not build"
+if [ "$pristine" -eq 0 ]; then
+	up="$out/upstream"
+	mkdir -p "$up"
+	git -C "$K" show odp-base:tools/testing/selftests/mm/hmm-tests.c >"$up/hmm-tests.c.new"
+	if [ -x "$out/hmm-tests-upstream" ] && cmp -s "$up/hmm-tests.c.new" "$up/hmm-tests.c" &&
+		[ "$(cat "$out/.hmm-tests.hash" 2>/dev/null)" = "$hash" ]; then
+		rm -f "$up/hmm-tests.c.new"
+	else
+		mv -f "$up/hmm-tests.c.new" "$up/hmm-tests.c"
+		gcc "${cflags[@]}" "$up/hmm-tests.c" "$mm/vm_util.c" "$mm/hugepage_settings.c" \
+			"${libs[@]}" -o "$out/hmm-tests-upstream" || die "upstream hmm-tests does not build"
+	fi
 fi
 
 # rsync only rewrites what changed; --delete drops scripts removed upstream.
@@ -79,5 +91,5 @@ mkdir -p "$out/kselftest"
 rsync -a --delete "$K/tools/testing/selftests/rdma/" "$out/rdma/"
 rsync -a "$K/tools/testing/selftests/kselftest/ktap_helpers.sh" "$out/kselftest/"
 
-record_path ODP_SELFTESTS "$out"
+[ "$pristine" -eq 1 ] || record_path ODP_SELFTESTS "$out"
 echo "$out"

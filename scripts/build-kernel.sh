@@ -1,6 +1,10 @@
 #!/bin/bash
 # build-kernel.sh [--debug] [--prefix N] [--out DIR]: apply the series and
 # build a bzImage from tinyconfig + kernel/config fragments, with ccache.
+# build-kernel.sh --pristine [--out DIR]: the same configuration of pristine
+# Linux 7.3 (the tree at odp-base, $ODP_BUILD/linux-pristine) for the
+# baseline run (make test-baseline); the options only the series adds drop
+# out, and nothing is recorded in paths.env.
 #
 # The finished image is cached under $ODP_CACHE/kernels, keyed by the base
 # tree, the patches and the fragments, so an unchanged kernel is not rebuilt.
@@ -9,10 +13,11 @@
 # with --debug), with the tree it came from (ODP_KERNEL_SRC).
 . "$(dirname "$0")/lib.sh"
 
-variant=base prefix="" out=""
+variant=base prefix="" out="" pristine=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--debug) variant=debug ;;
+	--pristine) pristine=1 ;;
 	--prefix) prefix="$2"; shift ;;
 	--out) out="$2"; shift ;;
 	*) die "unknown option $1" ;;
@@ -22,7 +27,10 @@ done
 fragments=("$ODP_ROOT/kernel/config/base.config")
 [ "$variant" = debug ] && fragments+=("$ODP_ROOT/kernel/config/debug.config")
 record=""
-if [ -z "$out" ] && [ -z "$prefix" ]; then
+if [ "$pristine" -eq 1 ]; then
+	[ "$variant" = base ] && [ -z "$prefix" ] || die "--pristine goes with neither --debug nor --prefix"
+	out="${out:-$ODP_BUILD/kbuild-pristine}"
+elif [ -z "$out" ] && [ -z "$prefix" ]; then
 	record=ODP_KERNEL_IMAGE
 	[ "$variant" = base ] || record=ODP_KERNEL_DEBUG_IMAGE
 fi
@@ -30,6 +38,10 @@ out="${out:-$ODP_BUILD/kbuild-$variant}"
 # kbuild resolves O= from the kernel tree: make it absolute.
 out=$(realpath -m "$out")
 tree="$ODP_BUILD/linux"
+if [ "$pristine" -eq 1 ]; then
+	tree="$ODP_BUILD/linux-pristine"
+	export ODP_KERNEL_TREE="$tree"
+fi
 
 # done_image: the image is in $out; record it and print its path.
 done_image() {
@@ -40,7 +52,11 @@ done_image() {
 	echo "$out/bzImage"
 }
 
-"$ODP_ROOT/scripts/apply-series.sh" $prefix >&2
+if [ "$pristine" -eq 1 ]; then
+	"$ODP_ROOT/scripts/prepare-linux.sh" --pristine >&2
+else
+	"$ODP_ROOT/scripts/apply-series.sh" $prefix >&2
+fi
 
 key=$( { git -C "$tree" rev-parse HEAD^{tree}; cat "${fragments[@]}"; gcc --version | head -n1; } |
 	sha256sum | cut -c1-16)
@@ -66,8 +82,11 @@ while IFS= read -r line; do
 	CONFIG_*=*)
 		grep -qxF "$line" "$out/.config" && continue
 		opt="${line%%=*}"
-		# A prefix of the series may predate the option: a later patch adds it.
-		if [ -n "$prefix" ] && ! grep -rqsx --include='Kconfig*' "config ${opt#CONFIG_}" "$tree"; then
+		# A prefix of the series (or none) may predate the option: a later
+		# patch adds it.
+		if { [ -n "$prefix" ] || [ "$pristine" -eq 1 ]; } &&
+			! grep -rqsE --include='Kconfig*' "^(menu)?config ${opt#CONFIG_}\$" "$tree"; then
+			[ "$pristine" -eq 0 ] || log "pristine: no $opt in Linux 7.3 (the series adds it)"
 			continue
 		fi
 		warn "$line missing from .config (unmet dependency?)"; bad=1 ;;

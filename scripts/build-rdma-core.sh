@@ -10,10 +10,21 @@
 # (build -> src/build), where <key> hashes the tarball, the series and this
 # script.  $ODP_BUILD/rdma-core points at the current one.  The VM sees the
 # host's root filesystem at the same paths.
+#
+# --pristine: rdma-core 65.0 without our patches, for the baseline run (make
+# test-baseline), cached as pristine-rdma-core-<key>; only its directory is
+# printed: nothing is recorded, $ODP_BUILD/rdma-core stays.
 . "$(dirname "$0")/lib.sh"
 
+pristine=0
+case "${1:-}" in
+"") ;;
+--pristine) pristine=1 ;;
+*) die "usage: build-rdma-core.sh [--pristine]" ;;
+esac
 tarball=$("$ODP_ROOT/scripts/fetch-source.sh" rdma-core)
-mapfile -t patches < <(series_patches "$ODP_ROOT/providers/series")
+patches=()
+[ "$pristine" -eq 1 ] || mapfile -t patches < <(series_patches "$ODP_ROOT/providers/series")
 key=$( { source_key "$tarball" "$ODP_ROOT/providers" "${patches[@]}"; cat "${BASH_SOURCE[0]}"; } | short_hash)
 
 build() {
@@ -44,6 +55,10 @@ build() {
 		"$(grep -c '^tests\.test_odp\.' "$dir/tests.list") in test_odp"
 }
 
+if [ "$pristine" -eq 1 ]; then
+	cached_build pristine-rdma-core "$key" build
+	exit 0
+fi
 dir=$(cached_build rdma-core "$key" build)
 ln -sfn "$dir" "$ODP_BUILD/rdma-core"
 record_path ODP_RDMA_CORE_SRC "$dir/src"

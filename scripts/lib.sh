@@ -128,11 +128,12 @@ run_and_report() {
 }
 
 # ctest_suite SUITE LABEL: our ctest tests labelled LABEL as test suite
-# SUITE: the whole output in $ODP_BUILD/test-results/SUITE.log, one JUnit
-# case per KTAP result (report.py ctest) in SUITE.xml.  Non-zero if ctest
-# or the report failed.  The caller sets the tests' environment.
+# SUITE: the whole output in $ODP_TEST_RESULTS (default
+# $ODP_BUILD/test-results)/SUITE.log, one JUnit case per KTAP result
+# (report.py ctest) in SUITE.xml.  Non-zero if ctest or the report failed.
+# The caller sets the tests' environment.
 ctest_suite() {
-	local suite="$1" label="$2" out="$ODP_BUILD/test-results" rc=0
+	local suite="$1" label="$2" out="${ODP_TEST_RESULTS:-$ODP_BUILD/test-results}" rc=0
 	# Whole outputs in the JUnit file: report.py reads each test's KTAP.
 	ctest --test-dir "$ODP_USERSPACE_BUILD" -L "$label" --output-on-failure \
 		--output-junit "$out/$suite.ctest-junit" \
@@ -141,6 +142,24 @@ ctest_suite() {
 	"$ODP_PYTHON" "$ODP_ROOT/tests/report.py" ctest "$suite" "$out/$suite.ctest-junit" \
 		"$out/$suite.xml" || { [ "$rc" -ne 0 ] || rc=1; }
 	return "$rc"
+}
+
+# baseline_upstream: what a baseline is recorded on: the upstream tarballs
+# of Linux and rdma-core that fetch-source.sh gives (names and checksums);
+# baseline_file: where make test-baseline records it and make test reads
+# it (tests/baseline.py), named after the pins in upstream.lock.
+baseline_upstream() {
+	local name f
+	for name in linux rdma-core; do
+		f=$("$ODP_ROOT/scripts/fetch-source.sh" "$name") || die "cannot fetch $name"
+		printf '%s (sha256 %s)\n' "$(basename "$f")" "$(sha256sum "$f" | cut -c1-16)"
+	done | paste -sd, - | sed 's/,/, /g'
+}
+baseline_file() {
+	awk '$1 == "linux" { l = $5 } $1 == "rdma-core" { r = $5 }
+		END { if (l == "" || r == "") exit 1
+		      printf "%s/tests/baseline/linux-%s_rdma-core-%s.tsv\n", root, l, r }' \
+		root="$ODP_ROOT" "$ODP_ROOT/upstream.lock" || die "upstream.lock pins no linux or rdma-core"
 }
 
 # in_guest: for scripts that run in the VM: the topology and the build's
@@ -180,7 +199,8 @@ kernel_series_hash() {
 	(cd "$ODP_ROOT/kernel" && { echo "$*"; cat "$@"; } | sha256sum | cut -c1-16)
 }
 
-# kernel_make OUT ARG...: make in $ODP_BUILD/linux with output in OUT,
+# kernel_make OUT ARG...: make in $ODP_BUILD/linux (or $ODP_KERNEL_TREE)
+# with output in OUT,
 # through ccache (paths below $ODP_ROOT are hashed relative, so clones at
 # other paths share the cache) and with a reproducible build stamp.
 kernel_make() {
@@ -188,7 +208,7 @@ kernel_make() {
 	shift
 	CCACHE_DIR="$ODP_CACHE/ccache" CCACHE_BASEDIR="$ODP_ROOT" \
 		CCACHE_MAXSIZE=5G CCACHE_COMPILERCHECK=content \
-		make -s -C "$ODP_BUILD/linux" O="$out" ARCH=x86_64 \
+		make -s -C "${ODP_KERNEL_TREE:-$ODP_BUILD/linux}" O="$out" ARCH=x86_64 \
 		CC="ccache gcc" HOSTCC="ccache gcc" \
 		KBUILD_BUILD_TIMESTAMP="2026-01-01 00:00:00 UTC" \
 		KBUILD_BUILD_USER=odp KBUILD_BUILD_HOST=odp \

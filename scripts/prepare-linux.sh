@@ -2,7 +2,18 @@
 # prepare-linux.sh: make $ODP_BUILD/linux a git tree of pristine Linux 7.3
 # with a single base commit tagged "odp-base".  The pristine repository is
 # cached under $ODP_CACHE/git, so later trees are cheap local clones.
+#
+# --pristine: make $ODP_BUILD/linux-pristine that tree at odp-base instead,
+# for the baseline kernel (make test-baseline).  Nothing is ever committed
+# there: an existing one is reset to odp-base and cleaned.
 . "$(dirname "$0")/lib.sh"
+
+pristine=0
+case "${1:-}" in
+"") ;;
+--pristine) pristine=1 ;;
+*) die "usage: prepare-linux.sh [--pristine]" ;;
+esac
 
 tarball=$("$ODP_ROOT/scripts/fetch-source.sh" linux)
 tsum=$(sha256sum "$tarball" | cut -c1-12)
@@ -27,6 +38,29 @@ if [ ! -d "$base_repo" ]; then
 	git clone -q --bare "$tmp" "$base_repo.new"
 	mv "$base_repo.new" "$base_repo"
 	rm -rf "$tmp"
+fi
+
+if [ "$pristine" -eq 1 ]; then
+	tree="$ODP_BUILD/linux-pristine"
+	# A clone of another tarball's repository (the pin moved) goes.
+	if [ -d "$tree/.git" ] && [ "$(git -C "$tree" config remote.origin.url)" != "$base_repo" ]; then
+		log "$tree is of another tarball: cloning it again"
+		rm -rf "$tree"
+	fi
+	if [ ! -d "$tree/.git" ]; then
+		log "cloning the pristine tree into $tree"
+		mkdir -p "$ODP_BUILD"
+		git clone -q --shared -b pristine "$base_repo" "$tree"
+		git -C "$tree" fetch -q --tags origin
+	fi
+	git -C "$tree" checkout -q -f --detach odp-base
+	git -C "$tree" clean -q -fdx -e '/.git'
+	version=$(make -s -C "$tree" kernelversion)
+	case "$version" in
+	7.3.*) log "pristine Linux $version ready in $tree" ;;
+	*) die "expected Linux 7.3.x in $tree, got $version" ;;
+	esac
+	exit 0
 fi
 
 if [ -d "$tree/.git" ]; then

@@ -1,7 +1,9 @@
 #!/bin/bash
 # test.sh [SUITE...]: `make test`.  Build what is needed, lint, run the host
 # tests (test-host.sh), boot the VM once and run the test suites in it
-# (functional, hmm-tests, kunit, rdma-selftests, pyverbs).  Default: all;
+# (functional, hmm-tests, kunit, rdma-selftests, pyverbs), then compare the
+# upstream suites among them with their baseline on pristine upstream
+# (tests/baseline/, recorded by test-baseline.sh).  Default: all;
 # given SUITEs, only those ("lint" and "host" are the host-side ones).
 # Results: build/test-results/*.xml (JUnit) and *.log; the last lines
 # printed are the per-suite counts and "N passed, N failed, N skipped" over
@@ -31,6 +33,27 @@ fi
 if [ $# -eq 0 ] || [ ${#vm_suites[@]} -gt 0 ]; then
 	stage "tests in the VM" "$ODP_ROOT/tests/vm/run-vm.sh" -- \
 		"$ODP_ROOT/tests/vm/guest-suites.sh" "${vm_suites[@]}" || rc=$?
+fi
+
+# The upstream suites that ran against their baseline on pristine upstream
+# (make test-baseline): a pass there that is not a pass here fails.
+# hmm-tests-upstream (7.3's own hmm-tests.c on the series' kernel) and
+# hmm-tests (the series' version of it) both answer to the baseline's
+# hmm-tests.
+baseline_compare() {
+	local file upstream args=() s
+	for s in hmm-tests hmm-tests-upstream rdma-selftests pyverbs; do
+		wanted "$s" "${vm_suites[@]}" && args+=(--suite "$s=${s%-upstream}")
+	done
+	[ ${#args[@]} -gt 0 ] || return 0
+	file=$(baseline_file)
+	upstream=$(baseline_upstream)
+	[ -r "$file" ] || die "no baseline for ${file#"$ODP_ROOT/tests/baseline/"}: run 'make test-baseline' and commit it"
+	"$ODP_PYTHON" "$ODP_ROOT/tests/baseline.py" compare "$file" "$results" \
+		"$results/baseline.xml" --upstream "$upstream" "${args[@]}"
+}
+if [ $# -eq 0 ] || [ ${#vm_suites[@]} -gt 0 ]; then
+	stage "baseline comparison (pristine upstream)" baseline_compare || { [ "$rc" -ne 0 ] || rc=1; }
 fi
 
 print_test_results "$start" "$results" "$rc"

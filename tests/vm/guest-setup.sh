@@ -3,11 +3,16 @@
 # test topology named in topology.env: two hosts, A and B, as network
 # namespaces joined by a veth pair, with a Soft-RoCE device on each side,
 # and checks that the test_hmm devices are present.  /run/odp-p2p/env then
-# exports the topology and the build's paths (paths.env) to the tests.
+# exports the topology and the build's paths (paths.env, then the file
+# $ODP_GUEST_ENV names, if any: make test-baseline's pristine builds) to the
+# tests.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 build="${ODP_BUILD:-$root/build}"
+if [ -n "${ODP_GUEST_ENV:-}" ]; then
+	[ -r "$ODP_GUEST_ENV" ] || { echo "guest-setup: no $ODP_GUEST_ENV" >&2; exit 1; }
+fi
 # shellcheck source=topology.env
 . "$here/topology.env"
 
@@ -91,6 +96,7 @@ ODP_ROOT='$root'
 ODP_BUILD='$build'
 . '$here/topology.env'
 . '$build/paths.env'
+${ODP_GUEST_ENV:+. '$ODP_GUEST_ENV'}
 ODP_PCI_UNREACHABLE='$pci_unreachable'
 set +a
 EOL

@@ -8,7 +8,8 @@
 # output (stdout and stderr) reaches the terminal; the guest console goes to
 # $ODP_BUILD/vm/console.log only, and its tail is printed when the VM fails:
 # a watchdog kill (status 124), a dead guest (panic), or a guest that never
-# reported the command's status.
+# reported the command's status.  ODP_VM_OUT: another directory than
+# $ODP_BUILD/vm for the console log and the guest's dmesg.txt and status.
 . "$(dirname "$0")/../../scripts/lib.sh"
 load_env "$ODP_BUILD/paths.env"
 
@@ -85,11 +86,18 @@ else
 	accel=tcg
 	vng_args+=(--disable-kvm)
 fi
-# The guest finds the build where the host has it.
+# The guest finds the build where the host has it; ODP_GUEST_ENV (a file
+# of paths that replace paths.env's, guest-setup.sh), ODP_TEST_RESULTS,
+# ODP_PYVERBS_MUST_RUN, ODP_PYVERBS_TIMEOUT (guest-suites.sh) and ODP_SEED
+# (the tests' patterns) pass through when set.
 guest_env="ODP_BUILD=$(printf %q "$ODP_BUILD")"
+for v in ODP_GUEST_ENV ODP_TEST_RESULTS ODP_PYVERBS_MUST_RUN ODP_PYVERBS_TIMEOUT ODP_SEED; do
+	[ -z "${!v+set}" ] || guest_env+=" $v=$(printf %q "${!v}")"
+done
 
-mkdir -p "$ODP_BUILD/vm"
-console="$ODP_BUILD/vm/console.log"
+vm_out="${ODP_VM_OUT:-$ODP_BUILD/vm}"
+mkdir -p "$vm_out"
+console="$vm_out/console.log"
 
 # The shell's stderr (its prompt too) joins its stdout; the console goes to
 # its log (see guest() below).
@@ -108,16 +116,16 @@ log "booting the VM ($accel, watchdog ${timeout}s, console in ${console#"$ODP_RO
 # what fds 1 and 2 name once per port, truncating a regular file.
 guest() {
 	timeout --kill-after=15 "$timeout" vng "${vng_args[@]}" --exec \
-		"$guest_env ODP_RESULTS=$ODP_BUILD/vm $ODP_ROOT/tests/vm/guest-run.sh $cmd 2>&1" \
+		"$guest_env ODP_RESULTS=$(printf %q "$vm_out") $ODP_ROOT/tests/vm/guest-run.sh $cmd 2>&1" \
 		</dev/null
 }
 # guest-run.sh leaves the command's status here: without it, the VM failed.
-rm -f "$ODP_BUILD/vm/status"
+rm -f "$vm_out/status"
 start=$(date +%s)
 rc=0
 { guest 2>&1 >&3 3>&- | cat >"$console"; } 3>&1 | cat || rc=$?
 log "VM finished in $(($(date +%s) - start))s with status $rc"
-[ -e "$ODP_BUILD/vm/status" ] && exit "$rc"
+[ -e "$vm_out/status" ] && exit "$rc"
 
 case "$rc" in
 124 | 137) echo "VM WATCHDOG: the guest did not finish within ${timeout}s" >&2; rc=124 ;;
