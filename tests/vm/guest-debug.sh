@@ -32,7 +32,7 @@ cat "$kml" >"$out/kmemleak.txt"
 leaks=$(grep -c '^unreferenced object' "$out/kmemleak.txt")
 
 dmesg >"$out/dmesg-debug.txt"
-grep -nE 'BUG:|WARNING:|KASAN|Oops|general protection|kernel BUG|possible (recursive |circular )?locking|inconsistent lock state|lock held when returning|ODEBUG:|list_(add|del) corruption|rcu: INFO|self-detected stall|INFO: task .* blocked' \
+grep -nE -f "$ODP_ROOT/tests/vm/kernel-reports.ere" \
 	"$out/dmesg-debug.txt" >"$out/debug-reports.txt"
 reports=$(wc -l <"$out/debug-reports.txt")
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # guest-run.sh CMD...: the VM's entry point.  Sets up the topology, runs CMD
 # in host A's network namespace, then fails if the kernel log gained a
-# BUG/WARNING/KASAN/lockdep splat while it ran.  Exit status: CMD's, or 1 for
-# a setup failure or a splat.  The kernel log goes to $ODP_RESULTS/dmesg.txt,
-# the status to $ODP_RESULTS/status.
+# report while it ran (BUG/WARNING/KASAN/lockdep/ODEBUG/RCU stall/hung task
+# and the like: the extended regular expression in kernel-reports.ere,
+# which guest-debug.sh uses too).  Exit status: CMD's, or 1 for a setup
+# failure or a splat.  The kernel log goes to $ODP_RESULTS/dmesg.txt, the
+# status to $ODP_RESULTS/status.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 results="${ODP_RESULTS:-}"
@@ -18,7 +20,7 @@ ip netns exec "$ODP_NS_A" bash -c \
 	'mount -t debugfs none /sys/kernel/debug 2>/dev/null; exec "$@"' guest-run "$@" || rc=$?
 
 splat=$(dmesg | tail -n +"$((dmesg_before + 1))" |
-	grep -E 'BUG:|WARNING:|KASAN|Oops|general protection|possible (recursive |circular )?locking|INFO: task .* blocked|Call Trace' || true)
+	grep -E -f "$here/kernel-reports.ere" || true)
 if [ -n "$results" ]; then
 	mkdir -p "$results"
 	dmesg >"$results/dmesg.txt"
