@@ -148,6 +148,11 @@ ctest_suite() {
 # of Linux and rdma-core that fetch-source.sh gives (names and checksums);
 # baseline_file: where make test-baseline records it and make test reads
 # it (tests/baseline.py), named after the pins in upstream.lock.
+# BASELINE_SUITES: the suites make test compares with the baseline, each
+# as SUITE=BASELINE_SUITE (hmm-tests-upstream, 7.3's own hmm-tests.c on the
+# series' kernel, answers to the baseline's hmm-tests).
+BASELINE_SUITES=(hmm-tests=hmm-tests hmm-tests-upstream=hmm-tests
+	rdma-selftests=rdma-selftests pyverbs=pyverbs)
 baseline_upstream() {
 	local name f
 	for name in linux rdma-core; do

@@ -77,8 +77,8 @@ fi
 
 series="$ODP_BUILD/test-results"
 args=()
-for s in hmm-tests hmm-tests-upstream rdma-selftests pyverbs; do
-	[ ! -e "$series/$s.xml" ] || args+=(--suite "$s=${s%-upstream}")
+for s in "${BASELINE_SUITES[@]}"; do
+	[ ! -e "$series/${s%%=*}.xml" ] || args+=(--suite "$s")
 done
 if [ ${#args[@]} -gt 0 ]; then
 	echo

@@ -35,15 +35,13 @@ if [ $# -eq 0 ] || [ ${#vm_suites[@]} -gt 0 ]; then
 		"$ODP_ROOT/tests/vm/guest-suites.sh" "${vm_suites[@]}" || rc=$?
 fi
 
-# The upstream suites that ran against their baseline on pristine upstream
-# (make test-baseline): a pass there that is not a pass here fails.
-# hmm-tests-upstream (7.3's own hmm-tests.c on the series' kernel) and
-# hmm-tests (the series' version of it) both answer to the baseline's
-# hmm-tests.
+# The upstream suites that ran (BASELINE_SUITES in lib.sh) against their
+# baseline on pristine upstream (make test-baseline): a pass there that is
+# not a pass here fails.
 baseline_compare() {
 	local file upstream args=() s
-	for s in hmm-tests hmm-tests-upstream rdma-selftests pyverbs; do
-		wanted "$s" "${vm_suites[@]}" && args+=(--suite "$s=${s%-upstream}")
+	for s in "${BASELINE_SUITES[@]}"; do
+		wanted "${s%%=*}" "${vm_suites[@]}" && args+=(--suite "$s")
 	done
 	[ ${#args[@]} -gt 0 ] || return 0
 	file=$(baseline_file)
