@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 S := scripts
 
-.PHONY: help run test test-debug test-baseline bench-hmm bench-rdma build kernel kernel-apply kernel-export \
+.PHONY: help run test test-debug test-baseline stress bench-hmm bench-rdma build kernel kernel-apply kernel-export \
 	kernel-check providers-apply providers-export perftest-apply perftest-export \
 	userspace vm-shell vm-run deps clean distclean
 
@@ -13,6 +13,7 @@ help:
 	@echo "make run               build, boot the VM, run the demo benchmark, print its table"
 	@echo "make test              build, boot the VM, run every test suite (SUITES='functional ...' for some)"
 	@echo "make test-debug        build the debug kernel (KASAN, lockdep, kmemleak), run SUITES (default: functional hmm-tests) on it"
+	@echo "make stress           DURATION=S (1800) WORKERS=N (4) KERNEL=debug|base: RDMA traffic vs page churn, every byte checked"
 	@echo "make test-baseline     run the upstream suites on pristine 7.3.4 + rdma-core 65.0, record tests/baseline/"
 	@echo "make bench-hmm         build, boot the VM, time faulting device-private memory: aliases vs migration"
 	@echo "make bench-rdma        build, boot the VM, time RDMA WRITE/READ: host memory, aliases, migration"
@@ -43,6 +44,9 @@ test-debug:
 
 test-baseline:
 	@$(S)/test-baseline.sh
+
+stress:
+	@DURATION=$(DURATION) WORKERS=$(WORKERS) KERNEL=$(KERNEL) $(S)/stress.sh
 
 bench-hmm:
 	@$(S)/bench-hmm.sh

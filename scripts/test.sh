@@ -1,9 +1,10 @@
 #!/bin/bash
 # test.sh [SUITE...]: `make test`.  Build what is needed, lint, run the host
 # tests (test-host.sh), boot the VM once and run the test suites in it
-# (functional, hmm-tests, kunit, rdma-selftests, pyverbs), then compare the
-# upstream suites among them with their baseline on pristine upstream
-# (tests/baseline/, recorded by test-baseline.sh).  Default: all;
+# (functional, hmm-tests, hmm-tests-upstream, kunit, rdma-selftests,
+# pyverbs, and stress's short form), then compare the upstream suites among
+# them with their baseline on pristine upstream (tests/baseline/, recorded
+# by test-baseline.sh).  Default: all;
 # given SUITEs, only those ("lint" and "host" are the host-side ones).
 # Results: build/test-results/*.xml (JUnit) and *.log; the last lines
 # printed are the per-suite counts and "N passed, N failed, N skipped" over

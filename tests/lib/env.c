@@ -62,6 +62,13 @@ void odp_skip_exit(const char *fmt, ...)
 	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
 }
 
+long odp_timeout_scale(void)
+{
+	long scale = odp_env_long("ODP_TIMEOUT_SCALE", 1);
+
+	return scale >= 1 && scale <= 100 ? scale : 1;
+}
+
 const char *odp_dev_a(void)
 {
 	return odp_env("ODP_DEV_A", ODP_TOPOLOGY_DEV_A);

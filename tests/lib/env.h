@@ -25,6 +25,12 @@ const char *odp_env(const char *name, const char *fallback);
 long odp_env_long(const char *name, long fallback);
 
 /*
+ * $ODP_TIMEOUT_SCALE (1 to 100, default 1; set by the debug kernel's run):
+ * how many times longer every timeout and time budget of the tests is.
+ */
+long odp_timeout_scale(void);
+
+/*
  * ODP_NO_SKIP=1 (set in the VM): what would be a skip is a failure, so
  * that a VM that lost a device or a capability cannot pass by skipping.
  */

@@ -1,24 +1,28 @@
 #!/bin/bash
 # guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
 # guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
-# hmm-tests-upstream, kunit, rdma-selftests, pyverbs (default: all).  Each
+# hmm-tests-upstream, kunit, rdma-selftests, pyverbs, stress (default: all).  Each
 # suite runs as a stage (as the host's build stages do) and prints its
 # counts and failures; its log and JUnit XML go to $ODP_TEST_RESULTS
 # (default $ODP_BUILD/test-results).  A suite that fails without a failed
 # test (a timeout: status 124) counts as one failed test.  The exit status
 # is non-zero if any suite failed.
 # ODP_PYVERBS_MUST_RUN: the pyverbs tests that must not skip (pyverbs()).
+# ODP_STRESS_ARGS: odp_stress's options (stress()).
+# ODP_TIMEOUT_SCALE (guest-debug.sh): the suites' timeouts, times this.
 . "$(dirname "$0")/../../scripts/lib.sh"
 # Every suite runs, whatever the one before did.
 set +e
 in_guest
 here="$ODP_ROOT/tests/vm"
 out="${ODP_TEST_RESULTS:-$ODP_BUILD/test-results}"
+scale="${ODP_TIMEOUT_SCALE:-1}"
+case "$scale" in [1-9] | [1-9][0-9] | 100) ;; *) die "ODP_TIMEOUT_SCALE=$scale: 1 to 100" ;; esac
 report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs rdma-selftests)
+[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs rdma-selftests stress)
 status=0
 
 # run_suite NAME FN: FN's status is the suite's; one failed case for a
@@ -70,7 +74,7 @@ rdma_selftest() {
 	ip netns add kselftest
 	(cd "$(dirname "$t")" &&
 		PATH="$here/bin:$ODP_RDMA_CORE_BUILD/bin:$PATH" \
-		timeout 120 ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
+		timeout $((120 * scale)) ip netns exec kselftest bash "$t") >>"$out/rdma-selftests.log" 2>&1
 	rc=$?
 	# modprobe -r cannot delete what a script left behind: we do.
 	for d in $(rdma -j link show 2>/dev/null | "$ODP_PYTHON" -c \
@@ -102,18 +106,34 @@ rdma_selftests() {
 
 pyverbs() {
 	# rdma-core's tests as its run_tests.py runs them, from the source
-	# tree, recording each result; 900 s at most (or $ODP_PYVERBS_TIMEOUT).
+	# tree, recording each result; 900 s at most (or $ODP_PYVERBS_TIMEOUT),
+	# times ODP_TIMEOUT_SCALE.
 	# The ODP tests over device memory (providers/ 0005) must not skip:
 	# test_hmm is built in.  Pristine rdma-core (make test-baseline) has
 	# none: ODP_PYVERBS_MUST_RUN is empty there.
 	local must=(--must-run "${ODP_PYVERBS_MUST_RUN-^tests\.test_odp\.OdpDeviceMemoryTestCase\.}")
 	[ -n "${must[1]}" ] || must=()
 	(cd "$ODP_RDMA_CORE_SRC" &&
-		timeout "${ODP_PYVERBS_TIMEOUT:-900}" "$ODP_PYTHON" "$here/pyverbs_run.py" \
+		timeout $((${ODP_PYVERBS_TIMEOUT:-900} * scale)) "$ODP_PYTHON" "$here/pyverbs_run.py" \
 			--src "$ODP_RDMA_CORE_SRC" --build "$ODP_RDMA_CORE_BUILD" \
 			--dev "$ODP_DEV_A" --junit "$out/pyverbs.xml" "${must[@]}") >"$out/pyverbs.log" 2>&1
 	local rc=$?
 	"${report[@]}" show pyverbs "$out/pyverbs.xml"
+	return "$rc"
+}
+
+stress() {
+	# odp_stress (tests/stress) on test_hmm's device memory: its TAP has
+	# one result per check and the totals as comments.  make test's short
+	# form by default; make stress passes its own options.  A skip (no
+	# rxe, no test_hmm) is a failure here: ODP_NO_SKIP.
+	local args
+	read -r -a args <<<"${ODP_STRESS_ARGS:---duration 120 --workers 4}"
+	ODP_NO_SKIP=1 "$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}" \
+		>"$out/stress.log" 2>&1
+	local rc=$?
+	"${report[@]}" tap stress "$out/stress.log" "$out/stress.xml" || { [ "$rc" -ne 0 ] || rc=1; }
+	grep -E '^# (totals|/dev)' "$out/stress.log"
 	return "$rc"
 }
 
@@ -125,6 +145,7 @@ for s in "${suites[@]}"; do
 	kunit) run_suite kunit kunit ;;
 	rdma-selftests) run_suite rdma-selftests rdma_selftests ;;
 	pyverbs) run_suite pyverbs pyverbs ;;
+	stress) run_suite stress stress ;;
 	*) echo "unknown suite $s" >&2; status=1 ;;
 	esac
 done
