@@ -45,13 +45,26 @@ cflags=(-Wall -O2 -g -U_FORTIFY_SOURCE
 	-I"$K" -I"$K/tools/testing/selftests" -I"$mm" -isystem "$K/tools/include/uapi")
 srcs=("$mm/hmm-tests.c" "$mm/vm_util.c" "$mm/hugepage_settings.c")
 libs=(-lrt -lpthread -lm)
+# The test itself (not its helpers) waits for each test as long as
+# $ODP_TIMEOUT_SCALE says (tests/lib/harness_timeout.h; make test-debug).
+scaled=(-include "$ODP_ROOT/tests/lib/harness_timeout.h")
+# hmm_build OUT TEST.C: the test with the timeouts scaled, and the helpers.
+hmm_build() {
+	local tmp
+	tmp=$(mktemp -d) || return 1
+	gcc "${cflags[@]}" "${scaled[@]}" -c "$2" -o "$tmp/test.o" &&
+		gcc "${cflags[@]}" "$tmp/test.o" "${srcs[@]:1}" "${libs[@]}" -o "$1"
+	local rc=$?
+	rm -rf "$tmp"
+	return "$rc"
+}
 
 # Rebuild only when a file the compiler reads (gcc -M: sources and every
 # header, the kernel's and the system's), the flags or this script changed.
 hash=$( {
 	echo "${cflags[*]} ${libs[*]}"
 	cat "${BASH_SOURCE[0]}"
-	gcc "${cflags[@]}" -M "${srcs[@]}" | sed 's/^[^:]*://; s/\\$//' | tr ' ' '\n' |
+	gcc "${cflags[@]}" "${scaled[@]}" -M "${srcs[@]}" | sed 's/^[^:]*://; s/\\$//' | tr ' ' '\n' |
 		grep . | sort -u | xargs cat
 } | sha256sum | cut -c1-16)
 
@@ -59,8 +72,7 @@ if [ -x "$out/hmm-tests" ] && [ "$(cat "$out/.hmm-tests.hash" 2>/dev/null)" = "$
 	log "hmm-tests: up to date"
 else
 	log "hmm-tests: building from $K"
-	gcc "${cflags[@]}" "${srcs[@]}" "${libs[@]}" -o "$out/hmm-tests.tmp" ||
-		die "hmm-tests does not build"
+	hmm_build "$out/hmm-tests.tmp" "${srcs[0]}" || die "hmm-tests does not build"
 	# The harness lists on stderr and exits KSFT_SKIP (4) after -l.
 	rc=0; "$out/hmm-tests.tmp" -l >/dev/null 2>"$out/hmm-tests.list" || rc=$?
 	[ "$rc" -eq 4 ] && grep -qw open_close "$out/hmm-tests.list" ||
@@ -77,12 +89,13 @@ if [ "$pristine" -eq 0 ]; then
 	mkdir -p "$up"
 	git -C "$K" show odp-base:tools/testing/selftests/mm/hmm-tests.c >"$up/hmm-tests.c.new"
 	if [ -x "$out/hmm-tests-upstream" ] && cmp -s "$up/hmm-tests.c.new" "$up/hmm-tests.c" &&
-		[ "$(cat "$out/.hmm-tests.hash" 2>/dev/null)" = "$hash" ]; then
+		[ "$(cat "$out/.hmm-tests-upstream.hash" 2>/dev/null)" = "$hash" ]; then
 		rm -f "$up/hmm-tests.c.new"
 	else
 		mv -f "$up/hmm-tests.c.new" "$up/hmm-tests.c"
-		gcc "${cflags[@]}" "$up/hmm-tests.c" "$mm/vm_util.c" "$mm/hugepage_settings.c" \
-			"${libs[@]}" -o "$out/hmm-tests-upstream" || die "upstream hmm-tests does not build"
+		hmm_build "$out/hmm-tests-upstream" "$up/hmm-tests.c" ||
+			die "upstream hmm-tests does not build"
+		echo "$hash" >"$out/.hmm-tests-upstream.hash"
 	fi
 fi
 

@@ -48,7 +48,7 @@
 /* At least this many rounds, and at least this many round trips */
 #define MIN_ROUNDS 64UL
 #define MIN_TRIPS 8UL
-/* How long the rounds may go on to get there */
+/* How long the rounds may go on to get there (times odp_timeout_scale()) */
 #define RACE_MS (60 * 1000.0)
 /* Rounds that a replacement overlapped, and that none did (checked whole) */
 #define MIN_RACED 8UL
@@ -391,7 +391,7 @@ static bool round_trip(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(migration_race, every_round_reads_back_what_it_wrote,
 	       ODP_TEST_TIMEOUT)
 {
-	double deadline = odp_now_ms() + RACE_MS;
+	double deadline = odp_now_ms() + RACE_MS * odp_timeout_scale();
 	size_t size = NPAGES * odp_page_size();
 	unsigned long round = 0, trips = 0;
 	struct hmm_dmirror_counters before, after;
@@ -418,7 +418,8 @@ TEST_F_TIMEOUT(migration_race, every_round_reads_back_what_it_wrote,
 	TH_LOG("%lu rounds while the pages went to the device and back %lu times (%lu migrations to the device met a page the NIC had moved back)",
 	       round, trips, atomic_load(&self->mover.contended));
 	EXPECT_LE(MIN_ROUNDS, round)
-	TH_LOG("too few rounds in %.0f s", RACE_MS / 1000);
+	TH_LOG("too few rounds in %.0f s",
+	       RACE_MS * odp_timeout_scale() / 1000);
 	EXPECT_LE(MIN_TRIPS, trips)
 	TH_LOG("the mover must have raced with the traffic");
 	if (variant->remap) {

@@ -11,7 +11,10 @@
 #ifndef ODP_HARNESS_H
 #define ODP_HARNESS_H
 
+/* The harness' timeouts times $ODP_TIMEOUT_SCALE (its poll(), nobody else's) */
+#include "harness_timeout.h"
 #include "kselftest_harness.h"
+#undef poll
 
 #include "dmirror.h"
 #include "env.h"

@@ -163,7 +163,10 @@ bool odp_post_flush(struct odp_pair *p, const struct odp_buf *remote,
 bool odp_prefetch(struct odp_side *s, const struct odp_buf *b,
 		  enum ibv_advise_mr_advice advice, size_t off, size_t len);
 
-/* $ODP_WC_TIMEOUT_S (default 10 s): how long the waits below wait. */
+/*
+ * $ODP_WC_TIMEOUT_S (default 10 s) times odp_timeout_scale(): how long the
+ * waits below wait.
+ */
 long odp_wait_timeout_ms(void);
 
 /* Waits for one completion on s->cq and stores it in @wc. */

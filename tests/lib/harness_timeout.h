@@ -1,0 +1,39 @@
+/*
+ * harness_timeout.h - the kselftest harness' test timeouts, times
+ * $ODP_TIMEOUT_SCALE (a whole number from 1 to 100; default 1).  The debug
+ * kernel (make test-debug) runs the same tests several times slower than
+ * the base kernel, and the harness has no switch for its timeouts, which
+ * are compiled in (TEST_TIMEOUT_DEFAULT, TEST_F_TIMEOUT()).
+ *
+ * Include it before kselftest_harness.h (our tests: odp_harness.h; the
+ * kernel's hmm-tests: gcc -include, build-hmm-tests.sh).  The harness waits
+ * for each test with one poll() whose timeout is the test's: poll() here
+ * is odp_scaled_poll(), which scales a positive timeout and leaves an
+ * infinite (-1) or zero one alone, so that a test's own poll() calls keep
+ * their meaning.
+ */
+#ifndef ODP_HARNESS_TIMEOUT_H
+#define ODP_HARNESS_TIMEOUT_H
+
+/* As kselftest_harness.h does, before the first system header */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <poll.h>
+#include <stdlib.h>
+
+static inline int odp_scaled_poll(struct pollfd *fds, nfds_t nfds,
+				  int timeout_ms)
+{
+	const char *v = getenv("ODP_TIMEOUT_SCALE");
+	long scale = v ? strtol(v, NULL, 10) : 1;
+
+	if (timeout_ms > 0 && scale > 1 && scale <= 100)
+		timeout_ms *= (int)scale;
+	return poll(fds, nfds, timeout_ms);
+}
+
+#define poll odp_scaled_poll
+
+#endif /* ODP_HARNESS_TIMEOUT_H */
