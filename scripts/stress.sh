@@ -22,6 +22,8 @@ case "$workers" in '' | *[!0-9]*) die "WORKERS=$workers: not a number" ;; esac
 [ "$workers" -ge 1 ] && [ "$workers" -le 32 ] || die "WORKERS=$workers: 1 to 32"
 
 export ODP_STRESS_ARGS="--duration $duration --workers $workers"
+# The run, the workers' final checks and their stop wait
+export ODP_STRESS_TIMEOUT=$((duration + 600))
 echo "stress: $duration s, $workers workers, $kernel kernel"
 case "$kernel" in
 debug)

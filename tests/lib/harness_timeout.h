@@ -9,8 +9,8 @@
  * kernel's hmm-tests: gcc -include, build-hmm-tests.sh).  The harness waits
  * for each test with one poll() whose timeout is the test's: poll() here
  * is odp_scaled_poll(), which scales a positive timeout and leaves an
- * infinite (-1) or zero one alone, so that a test's own poll() calls keep
- * their meaning.
+ * infinite (-1) or zero one alone.  Our tests #undef poll after the
+ * harness; in hmm-tests, whose own poll() waits forever (-1), it stays.
  */
 #ifndef ODP_HARNESS_TIMEOUT_H
 #define ODP_HARNESS_TIMEOUT_H
@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 
@@ -30,10 +31,13 @@ static inline int odp_scaled_poll(struct pollfd *fds, nfds_t nfds,
 	long scale = v ? strtol(v, NULL, 10) : 1;
 
 	if (timeout_ms > 0 && scale > 1 && scale <= 100)
-		timeout_ms *= (int)scale;
+		timeout_ms = timeout_ms > INT_MAX / scale ?
+				     INT_MAX :
+				     (int)(timeout_ms * scale);
 	return poll(fds, nfds, timeout_ms);
 }
 
-#define poll odp_scaled_poll
+/* Calls only: the name as such (a pointer to poll) stays libc's */
+#define poll(fds, nfds, timeout) odp_scaled_poll(fds, nfds, timeout)
 
 #endif /* ODP_HARNESS_TIMEOUT_H */

@@ -14,10 +14,10 @@ out="$ODP_BUILD/stress-mutants"
 # name|python replacement (old -> new in odp_stress.c)|what its failure says
 mutants=(
 	# The WRITE/SEND carries another round's bytes than the check expects.
-	"stale_source|odp_fill(w->src.addr, w->size, seed);|odp_fill(w->src.addr, w->size, seed + (rnd(&w->rng, 64) == 0));|expected"
+	"stale_source|odp_fill(w->src.addr, w->size, seed);|odp_fill(w->src.addr, w->size, seed + (rnd(&w->rng, 64) == 0));|expected 0x"
 	# Pages a disruption emptied between rounds are still expected to hold
 	# their bytes: MADV_DONTNEED and the replacements are real.
-	"model_ignores_disruptions|mark_pages(w, atomic_load(&w->ring[g % RING].first),\n\t\t\t\t   atomic_load(&w->ring[g % RING].last), true);|(void)g;|an earlier round's or 0"
+	"model_ignores_disruptions|mark_disruptions(w, w->seen, d, ZEROS);|(void)0;|an earlier round's or 0"
 	# No page counts as raced: disruptions do overlap the traffic.
 	"no_raced_pages|memset(w->raced + first, 1, last - first + 1);|(void)0;|(this round's)"
 	# The atomics model adds one too many.

@@ -104,10 +104,11 @@ struct opts {
 
 static struct shared *shm;
 
-/* A disrupted range of pages, [first, last] */
-struct span {
-	atomic_size_t first, last;
-};
+/* A disrupted range of pages, [first, last], in one word: read whole */
+static unsigned long span_pack(size_t first, size_t last)
+{
+	return (unsigned long)first << 32 | last;
+}
 
 struct worker {
 	int id;
@@ -125,10 +126,11 @@ struct worker {
 	uint64_t wr_id;
 
 	pthread_t mover, chaos;
+	unsigned int mover_seed, chaos_seed; /* set before they start */
 	atomic_bool stop_threads;
 	/* Disruptions begun and done (chaos is one thread: in order) */
 	atomic_ulong begun, done;
-	struct span ring[RING];
+	atomic_ulong ring[RING]; /* span_pack() of disruption g at g % RING */
 	unsigned long seen; /* disruptions up to here are in the model */
 };
 
@@ -147,8 +149,11 @@ static void worker_fail(struct worker *w, const char *fmt, ...)
 		vsnprintf(w->st->msg, sizeof(w->st->msg), fmt, ap);
 		va_end(ap);
 		fprintf(stderr, "worker %d: %s\n", w->id, w->st->msg);
+		_exit(ODP_EXIT_FAIL);
 	}
-	_exit(ODP_EXIT_FAIL);
+	/* Another thread's failure is being written: its _exit() ends us */
+	for (;;)
+		pause();
 }
 
 static unsigned int rnd(unsigned int *state, unsigned int n)
@@ -176,7 +181,7 @@ static void sleep_us(unsigned long us)
 static void *mover_run(void *arg)
 {
 	struct worker *w = arg;
-	unsigned int state = w->rng ^ 0x6d6f7665;
+	unsigned int state = w->mover_seed;
 	void *bounce = malloc(w->size);
 	uint64_t cpages;
 	int err = 0;
@@ -235,7 +240,7 @@ static _Noreturn void fork_child(struct worker *w, uint8_t *a, uint8_t *b,
 static void *chaos_run(void *arg)
 {
 	struct worker *w = arg;
-	unsigned int state = w->rng ^ 0x63686173;
+	unsigned int state = w->chaos_seed;
 	size_t data_pages = w->npages - 1;
 	uint8_t *a = malloc(w->size), *b = malloc(w->size);
 	unsigned long gen = 0;
@@ -254,10 +259,10 @@ static void *chaos_run(void *arg)
 		addr = w->dev.addr + first * w->page;
 		len = n * w->page;
 		if (what < 7) {
-			struct span *s = &w->ring[++gen % RING];
-
-			atomic_store(&s->first, first);
-			atomic_store(&s->last, first + n - 1);
+			/* The range first, then the number that publishes it */
+			++gen;
+			atomic_store(&w->ring[gen % RING],
+				     span_pack(first, first + n - 1));
 			atomic_store(&w->begun, gen);
 			if (what < 4) {
 				if (madvise(addr, len, MADV_DONTNEED))
@@ -285,11 +290,15 @@ static void *chaos_run(void *arg)
 				fork_child(w, a, b, delay);
 			if (waitpid(pid, &status, 0) != pid)
 				worker_fail(w, "waitpid: %s", strerror(errno));
-			if (!WIFEXITED(status) || WEXITSTATUS(status))
+			if (WIFSIGNALED(status))
 				worker_fail(
 					w,
-					"fork: the child's copy of the buffer changed while it read it (status %#x): the NIC wrote to a page shared copy-on-write",
-					status);
+					"fork: the child reading the buffer died of signal %d",
+					WTERMSIG(status));
+			if (WEXITSTATUS(status))
+				worker_fail(
+					w,
+					"fork: the child's copy of the buffer changed while it read it: the NIC wrote to a page shared copy-on-write");
 			atomic_fetch_add(&w->st->forks, 1);
 		}
 		sleep_us(2000 + rnd(&state, 13000));
@@ -301,53 +310,85 @@ static void *chaos_run(void *arg)
 
 /* --- the model ------------------------------------------------------------ */
 
-static void mark_pages(struct worker *w, size_t first, size_t last, bool zero)
-{
-	size_t from = first * w->page, len = (last - first + 1) * w->page;
+enum mark {
+	ZEROS,
+	UNKNOWN,
+	RACED
+};
 
-	if (zero) {
+/* Pages [first, last] of the model are zeros, unknown, or raced (unknown) */
+static void mark_pages(struct worker *w, size_t first, size_t last,
+		       enum mark how)
+{
+	size_t from, len;
+
+	if (first > last || last >= w->npages)
+		worker_fail(w, "disruption ring: pages %zu-%zu of %zu", first,
+			    last, w->npages);
+	from = first * w->page;
+	len = (last - first + 1) * w->page;
+	if (how == ZEROS) {
 		memset(w->shadow + from, 0, len);
 		memset(w->known + from, 1, len);
-	} else {
-		memset(w->known + from, 0, len);
-		memset(w->raced + first, 1, last - first + 1);
+		return;
 	}
+	memset(w->known + from, 0, len);
+	if (how == RACED)
+		memset(w->raced + first, 1, last - first + 1);
 }
 
 /*
- * Disruptions that completed before this round: their pages are zeros.
- * Returns @done, read after @begun, for round_end().
+ * Marks disruptions (@from, @to] from the ring; when the ring no longer
+ * holds them all (more than RING of them, or the chaos thread lapped the
+ * ring while they were read), every data page is unknown, or raced.
  */
-static unsigned long round_begin(struct worker *w, unsigned long *begun)
+static void mark_disruptions(struct worker *w, unsigned long from,
+			     unsigned long to, enum mark how)
 {
-	unsigned long b = atomic_load(&w->begun), d = atomic_load(&w->done);
+	if (to <= from)
+		return;
+	if (to - from < RING) {
+		for (unsigned long g = from + 1; g <= to; g++) {
+			unsigned long sp = atomic_load(&w->ring[g % RING]);
+
+			mark_pages(w, sp >> 32, sp & 0xffffffffUL, how);
+		}
+		/* The oldest read is overwritten once gen from + 1 + RING is */
+		if (atomic_load(&w->begun) + 1 < from + 1 + RING)
+			return;
+	}
+	mark_pages(w, 1, w->npages - 1, how == ZEROS ? UNKNOWN : how);
+}
+
+/*
+ * Before a round: disruptions that completed since the model last looked
+ * left zeros.  Returns the count done, for round_end(): the disruptions
+ * after it overlap the round.
+ */
+static unsigned long round_begin(struct worker *w)
+{
+	unsigned long d = atomic_load(&w->done);
 
 	memset(w->raced, 0, w->npages);
-	if (d - w->seen > RING) {
-		mark_pages(w, 1, w->npages - 1, false);
-	} else {
-		for (unsigned long g = w->seen + 1; g <= d; g++)
-			mark_pages(w, atomic_load(&w->ring[g % RING].first),
-				   atomic_load(&w->ring[g % RING].last), true);
+	/* Those up to w->seen are unknown already: one overlapped a round */
+	if (d > w->seen) {
+		mark_disruptions(w, w->seen, d, ZEROS);
+		w->seen = d;
 	}
-	w->seen = d;
-	*begun = b;
 	return d;
 }
 
-/* Disruptions that overlapped the round: their pages are raced, unknown. */
+/*
+ * After a round: disruptions that began before its end and were not done
+ * at its start overlapped it: their pages are raced, and unknown since.
+ */
 static void round_end(struct worker *w, unsigned long done)
 {
 	unsigned long b = atomic_load(&w->begun);
 
-	if (b - done > RING) {
-		mark_pages(w, 1, w->npages - 1, false);
-	} else {
-		for (unsigned long g = done + 1; g <= b; g++)
-			mark_pages(w, atomic_load(&w->ring[g % RING].first),
-				   atomic_load(&w->ring[g % RING].last), false);
-	}
-	w->seen = b;
+	mark_disruptions(w, done, b, RACED);
+	if (b > w->seen)
+		w->seen = b;
 }
 
 /*
@@ -432,7 +473,7 @@ static void xfer_round(struct worker *w, bool send, unsigned long round)
 {
 	struct odp_pair *p = &w->pair;
 	size_t data = w->size - w->page, off, len, end, from, to;
-	unsigned long begun, done;
+	unsigned long done;
 	uint32_t seed = odp_seed();
 	uint64_t id;
 
@@ -449,7 +490,7 @@ static void xfer_round(struct worker *w, bool send, unsigned long round)
 	odp_fill(w->src.addr, w->size, seed);
 	memset(w->back.addr, 0, w->size);
 
-	done = round_begin(w, &begun);
+	done = round_begin(w);
 	id = ++w->wr_id;
 	if (send) {
 		if (!odp_post_recv(&p->resp, &w->dev, off, len, id) ||
@@ -520,10 +561,10 @@ static void atomic_round(struct worker *w, unsigned long round)
 /* The CPU's view of the whole buffer against the model. */
 static void cpu_round(struct worker *w, unsigned long round)
 {
-	unsigned long begun, done;
+	unsigned long done;
 	unsigned int slot;
 
-	done = round_begin(w, &begun);
+	done = round_begin(w);
 	memcpy(w->view, w->dev.addr, w->size);
 	round_end(w, done);
 	check_window(w, w->view, w->page, w->size, 0, 0, 0, "the CPU's view",
@@ -635,6 +676,8 @@ static _Noreturn void worker_main(int id, const struct opts *o,
 	}
 	worker_setup(w, o);
 	atomic_fetch_add(&w->st->starts, 1);
+	w->mover_seed = w->rng ^ 0x6d6f7665;
+	w->chaos_seed = w->rng ^ 0x63686173;
 	err = pthread_create(&w->mover, NULL, mover_run, w);
 	if (!err)
 		err = pthread_create(&w->chaos, NULL, chaos_run, w);
@@ -850,6 +893,7 @@ static void probe(struct before *b)
 
 struct run {
 	pid_t pid[MAX_WORKERS];
+	bool reported[MAX_WORKERS]; /* its failure message printed */
 	unsigned long kills, failed;
 };
 
@@ -860,9 +904,10 @@ static void worker_ended(struct run *r, int id, int status)
 	if (WIFEXITED(status) && !WEXITSTATUS(status))
 		return;
 	r->failed++;
-	if (atomic_load(&shm->w[id].failed))
+	if (atomic_load(&shm->w[id].failed)) {
 		printf("# worker %d: %s\n", id, shm->w[id].msg);
-	else if (WIFSIGNALED(status))
+		r->reported[id] = true;
+	} else if (WIFSIGNALED(status))
 		printf("# worker %d: killed by signal %d\n", id,
 		       WTERMSIG(status));
 	else
@@ -885,6 +930,40 @@ static bool reap(struct run *r, const struct opts *o)
 	return !r->failed;
 }
 
+/* The switches as they were, test_hmm's device flags as the suites expect */
+static bool restore(struct before *b)
+{
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (rdma_nl_set_odp_alias(b->index[i], b->alias[i])) {
+			printf("# restoring the ODP alias switch: %s\n",
+			       odp_reason());
+			ok = false;
+		}
+	}
+	if (dmirror_set_device_flags(b->dmirror, 0))
+		ok = false;
+	dmirror_close(b->dmirror);
+	return ok;
+}
+
+/* Gives up once workers run: none is left behind, the state is restored */
+static int bail(struct run *r, struct before *b)
+{
+	int id;
+
+	atomic_store(&shm->stop, true);
+	for (id = 0; id < MAX_WORKERS; id++)
+		if (r->pid[id] > 0)
+			kill(r->pid[id], SIGKILL);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	restore(b);
+	return ODP_EXIT_FAIL;
+}
+
 static double jitter_ms(unsigned int *state, unsigned long mean)
 {
 	return mean * (0.25 + 1.5 * rnd(state, 1000) / 1000.0);
@@ -899,7 +978,7 @@ int main(int argc, char **argv)
 	double start, end, next_kill, next_progress, deadline;
 	unsigned int state;
 	unsigned long ok_checks = 0, n = 0;
-	int id, status, i;
+	int id, status;
 	bool released = false, restored = true;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -927,7 +1006,7 @@ int main(int argc, char **argv)
 		r.pid[id] = spawn(id, &o);
 		if (r.pid[id] < 0) {
 			printf("Bail out! fork: %s\n", strerror(errno));
-			return ODP_EXIT_FAIL;
+			return bail(&r, &b);
 		}
 	}
 
@@ -943,20 +1022,27 @@ int main(int argc, char **argv)
 				if (waitpid(pid, &status, 0) != pid) {
 					printf("Bail out! waitpid: %s\n",
 					       strerror(errno));
-					return ODP_EXIT_FAIL;
+					return bail(&r, &b);
 				}
+				/* Unless it failed (or ended) before the kill */
 				if (WIFSIGNALED(status) &&
-				    WTERMSIG(status) == SIGKILL)
+				    WTERMSIG(status) == SIGKILL &&
+				    !atomic_load(&shm->w[id].failed)) {
+					r.pid[id] = 0;
 					r.kills++;
-				else /* it ended before the kill */
-					worker_ended(&r, id, status);
+				} else {
+					worker_ended(&r, id,
+						     WIFSIGNALED(status) ?
+							     1 << 8 :
+							     status);
+				}
 				if (r.failed)
 					break;
 				r.pid[id] = spawn(id, &o);
 				if (r.pid[id] < 0) {
 					printf("Bail out! fork: %s\n",
 					       strerror(errno));
-					return ODP_EXIT_FAIL;
+					return bail(&r, &b);
 				}
 			}
 			next_kill = now + jitter_ms(&state, o.kill_ms);
@@ -996,6 +1082,13 @@ int main(int argc, char **argv)
 	}
 	while (waitpid(-1, &status, 0) > 0)
 		;
+	/* A failure whose worker was killed before it could exit with it */
+	for (id = 0; id < (int)o.workers; id++) {
+		if (!atomic_load(&shm->w[id].failed) || r.reported[id])
+			continue;
+		printf("# worker %d: %s\n", id, shm->w[id].msg);
+		r.failed++;
+	}
 	print_totals("# totals: ", odp_now_ms() - start, r.kills);
 
 	printf("%sok %lu stress_every_byte_verified\n", r.failed ? "not " : "",
@@ -1022,7 +1115,7 @@ int main(int argc, char **argv)
 		};
 		bool all = true;
 
-		for (i = 0; i < (int)(sizeof(did) / sizeof(did[0])); i++) {
+		for (int i = 0; i < (int)(sizeof(did) / sizeof(did[0])); i++) {
 			if (did[i].count)
 				continue;
 			printf("# no %s in %lu s: too short a run\n",
@@ -1059,16 +1152,7 @@ int main(int argc, char **argv)
 	ok_checks += released;
 
 	/* The switches as they were, and test_hmm's device flags */
-	for (i = 0; i < 2; i++) {
-		if (rdma_nl_set_odp_alias(b.index[i], b.alias[i])) {
-			printf("# restoring the ODP alias switch: %s\n",
-			       odp_reason());
-			restored = false;
-		}
-	}
-	if (dmirror_set_device_flags(b.dmirror, 0))
-		restored = false;
-	dmirror_close(b.dmirror);
+	restored = restore(&b);
 	printf("%sok %lu stress_switches_restored\n", restored ? "" : "not ",
 	       ++n);
 	ok_checks += restored;

@@ -1,14 +1,16 @@
 #!/bin/bash
 # guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
 # guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
-# hmm-tests-upstream, kunit, rdma-selftests, pyverbs, stress (default: all).  Each
+# hmm-tests-upstream, kunit, rdma-selftests, pyverbs, stress, fuzz (default:
+# all).  Each
 # suite runs as a stage (as the host's build stages do) and prints its
 # counts and failures; its log and JUnit XML go to $ODP_TEST_RESULTS
 # (default $ODP_BUILD/test-results).  A suite that fails without a failed
 # test (a timeout: status 124) counts as one failed test.  The exit status
 # is non-zero if any suite failed.
 # ODP_PYVERBS_MUST_RUN: the pyverbs tests that must not skip (pyverbs()).
-# ODP_STRESS_ARGS: odp_stress's options (stress()).
+# ODP_STRESS_ARGS, ODP_FUZZ_ARGS: odp_stress's, odp_fuzz's options;
+# ODP_STRESS_TIMEOUT: how long odp_stress may take in all (default 900 s).
 # ODP_TIMEOUT_SCALE (guest-debug.sh): the suites' timeouts, times this.
 . "$(dirname "$0")/../../scripts/lib.sh"
 # Every suite runs, whatever the one before did.
@@ -22,7 +24,7 @@ report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs rdma-selftests stress)
+[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs rdma-selftests stress fuzz)
 status=0
 
 # run_suite NAME FN: FN's status is the suite's; one failed case for a
@@ -129,11 +131,31 @@ stress() {
 	# rxe, no test_hmm) is a failure here: ODP_NO_SKIP.
 	local args
 	read -r -a args <<<"${ODP_STRESS_ARGS:---duration 120 --workers 4}"
-	ODP_NO_SKIP=1 "$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}" \
+	# A worker stuck in the kernel must not hold the VM: make stress sets
+	# ODP_STRESS_TIMEOUT from its DURATION.
+	ODP_NO_SKIP=1 timeout -k 30 $((${ODP_STRESS_TIMEOUT:-900} * scale)) \
+		"$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}" \
 		>"$out/stress.log" 2>&1
 	local rc=$?
 	"${report[@]}" tap stress "$out/stress.log" "$out/stress.xml" || { [ "$rc" -ne 0 ] || rc=1; }
 	grep -E '^# (totals|/dev)' "$out/stress.log"
+	return "$rc"
+}
+
+fuzz() {
+	# odp_fuzz (tests/fuzz): test_hmm's ioctls, ODP registration and
+	# advice, the alias switch, odp-devmem's and perftest's options;
+	# bounded (iterations and seconds per target) and seeded (ODP_SEED
+	# repeats a run).  One result per target, and one for the state after.
+	local args
+	read -r -a args <<<"${ODP_FUZZ_ARGS:---iterations 20000 --seconds 60}"
+	ODP_NO_SKIP=1 timeout -k 30 $((900 * scale)) \
+		"$ODP_USERSPACE_BUILD/tests/fuzz/odp_fuzz" "${args[@]}" \
+		--odp-devmem "$ODP_USERSPACE_BUILD/userspace/tools/odp-devmem" \
+		--perftest "$ODP_PERFTEST_BUILD" ioctl verbs switch cli >"$out/fuzz.log" 2>&1
+	local rc=$?
+	"${report[@]}" tap fuzz "$out/fuzz.log" "$out/fuzz.xml" || { [ "$rc" -ne 0 ] || rc=1; }
+	grep -E '^# (ioctl:|verbs:|switch:|cli:|seed|FAIL)' "$out/fuzz.log"
 	return "$rc"
 }
 
@@ -146,6 +168,7 @@ for s in "${suites[@]}"; do
 	rdma-selftests) run_suite rdma-selftests rdma_selftests ;;
 	pyverbs) run_suite pyverbs pyverbs ;;
 	stress) run_suite stress stress ;;
+	fuzz) run_suite fuzz fuzz ;;
 	*) echo "unknown suite $s" >&2; status=1 ;;
 	esac
 done

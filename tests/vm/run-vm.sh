@@ -89,10 +89,10 @@ fi
 # The guest finds the build where the host has it; ODP_GUEST_ENV (a file
 # of paths that replace paths.env's, guest-setup.sh), ODP_TEST_RESULTS,
 # ODP_PYVERBS_MUST_RUN, ODP_PYVERBS_TIMEOUT, ODP_STRESS_ARGS,
-# ODP_TIMEOUT_SCALE (guest-suites.sh) and ODP_SEED (the tests' patterns)
-# pass through when set.
+# ODP_STRESS_TIMEOUT, ODP_FUZZ_ARGS, ODP_TIMEOUT_SCALE (guest-suites.sh) and
+# ODP_SEED (the tests' patterns) pass through when set.
 guest_env="ODP_BUILD=$(printf %q "$ODP_BUILD")"
-for v in ODP_GUEST_ENV ODP_TEST_RESULTS ODP_PYVERBS_MUST_RUN ODP_PYVERBS_TIMEOUT ODP_STRESS_ARGS ODP_TIMEOUT_SCALE ODP_SEED; do
+for v in ODP_GUEST_ENV ODP_TEST_RESULTS ODP_PYVERBS_MUST_RUN ODP_PYVERBS_TIMEOUT ODP_STRESS_ARGS ODP_STRESS_TIMEOUT ODP_FUZZ_ARGS ODP_TIMEOUT_SCALE ODP_SEED; do
 	[ -z "${!v+set}" ] || guest_env+=" $v=$(printf %q "${!v}")"
 done
 
