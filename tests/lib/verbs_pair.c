@@ -613,7 +613,8 @@ bool odp_prefetch(struct odp_side *s, const struct odp_buf *b,
 
 long odp_wait_timeout_ms(void)
 {
-	return odp_env_long("ODP_WC_TIMEOUT_S", 10) * 1000 * odp_timeout_scale();
+	return odp_env_long("ODP_WC_TIMEOUT_S", 10) * 1000 *
+	       odp_timeout_scale();
 }
 
 static bool wait_completion(struct odp_side *s, struct ibv_wc *wc, bool spin)
