@@ -1119,17 +1119,6 @@ static void usage(FILE *f)
 		MAX_THREADS);
 }
 
-static bool parse_ulong(const char *s, unsigned long min, unsigned long max,
-			unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 0);
-	return !errno && end != s && !*end && *s != '-' && *v >= min &&
-	       *v <= max;
-}
-
 static void parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1157,20 +1146,22 @@ static void parse_args(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
 		case 's':
-			if (!parse_ulong(optarg, 0, UINT32_MAX, &v))
+			if (!odp_parse_ulong(optarg, 0, UINT32_MAX, &v))
 				goto bad;
 			o.seed = (uint32_t)v;
 			break;
 		case 'i':
-			if (!parse_ulong(optarg, 1, 100000000, &o.iterations))
+			if (!odp_parse_ulong(optarg, 1, 100000000,
+					     &o.iterations))
 				goto bad;
 			break;
 		case 't':
-			if (!parse_ulong(optarg, 1, 86400, &o.seconds))
+			if (!odp_parse_ulong(optarg, 1, 86400, &o.seconds))
 				goto bad;
 			break;
 		case 'T':
-			if (!parse_ulong(optarg, 1, MAX_THREADS, &o.threads))
+			if (!odp_parse_ulong(optarg, 1, MAX_THREADS,
+					     &o.threads))
 				goto bad;
 			break;
 		case 'o':

@@ -3,6 +3,8 @@
  */
 #include "env.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,17 @@ void odp_skip_exit(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(fatal ? ODP_EXIT_FAIL : ODP_EXIT_SKIP);
+}
+
+bool odp_parse_ulong(const char *s, unsigned long min, unsigned long max,
+		     unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 0);
+	return !errno && end != s && !*end && *s != '-' && *v >= min &&
+	       *v <= max;
 }
 
 long odp_timeout_scale(void)

@@ -25,6 +25,14 @@ const char *odp_env(const char *name, const char *fallback);
 long odp_env_long(const char *name, long fallback);
 
 /*
+ * A command-line number: all of @s, in any base strtoul() reads with base
+ * 0 (0x..: hex), from @min to @max; false for anything else, a sign
+ * included.
+ */
+bool odp_parse_ulong(const char *s, unsigned long min, unsigned long max,
+		     unsigned long *v);
+
+/*
  * $ODP_TIMEOUT_SCALE (1 to 100, default 1; set by the debug kernel's run):
  * how many times longer every timeout and time budget of the tests is.
  */

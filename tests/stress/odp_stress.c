@@ -766,17 +766,6 @@ static void usage(FILE *f)
 		MAX_WORKERS, MAX_PAGES);
 }
 
-static bool parse_ulong(const char *s, unsigned long min, unsigned long max,
-			unsigned long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoul(s, &end, 0);
-	return !errno && end != s && !*end && *s != '-' && *v >= min &&
-	       *v <= max;
-}
-
 static void parse_args(struct opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -799,23 +788,25 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
 		switch (c) {
 		case 'd':
-			if (!parse_ulong(optarg, 1, 7 * 86400, &o->duration_s))
+			if (!odp_parse_ulong(optarg, 1, 7 * 86400,
+					     &o->duration_s))
 				goto bad;
 			break;
 		case 'w':
-			if (!parse_ulong(optarg, 1, MAX_WORKERS, &o->workers))
+			if (!odp_parse_ulong(optarg, 1, MAX_WORKERS,
+					     &o->workers))
 				goto bad;
 			break;
 		case 'p':
-			if (!parse_ulong(optarg, 8, MAX_PAGES, &o->pages))
+			if (!odp_parse_ulong(optarg, 8, MAX_PAGES, &o->pages))
 				goto bad;
 			break;
 		case 'k':
-			if (!parse_ulong(optarg, 0, 86400000, &o->kill_ms))
+			if (!odp_parse_ulong(optarg, 0, 86400000, &o->kill_ms))
 				goto bad;
 			break;
 		case 's':
-			if (!parse_ulong(optarg, 0, UINT32_MAX, &v))
+			if (!odp_parse_ulong(optarg, 0, UINT32_MAX, &v))
 				goto bad;
 			o->seed = (uint32_t)v;
 			break;
