@@ -51,6 +51,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -895,6 +896,15 @@ static const char *word(unsigned int *s, const char *const *words, size_t n,
 	}
 }
 
+static int remove_one(const char *path, const struct stat *st, int type,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
 struct cli_counts {
 	unsigned long runs, ok, failed;
 };
@@ -926,6 +936,8 @@ static void cli_run(char *const argv[], struct cli_counts *c)
 	if (!pid) {
 		int null = open("/dev/null", O_RDWR);
 
+		/* A group of its own: a hang is killed with what it started */
+		setpgid(0, 0);
 		dup2(null, 0);
 		dup2(efd, 1);
 		dup2(efd, 2);
@@ -945,6 +957,7 @@ static void cli_run(char *const argv[], struct cli_counts *c)
 	if (w < 0) {
 		fail("waitpid: %s", strerror(errno));
 	} else if (w == 0) {
+		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		fail("hung (%d s): %s", CLI_TIMEOUT_S, line);
@@ -1020,6 +1033,9 @@ static bool fuzz_cli(void)
 	}
 	if (chdir("/"))
 		fail("chdir: %s", strerror(errno));
+	/* What the runs left there (odp-devmem run -r FILE) goes with it */
+	if (nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS))
+		fail("removing %s: %s", dir, strerror(errno));
 	printf("# cli: odp-devmem %lu runs (%lu exit 0, %lu failed cleanly), perftest %lu runs (%lu exit 0, %lu failed cleanly)\n",
 	       devmem.runs, devmem.ok, devmem.failed, perf.runs, perf.ok,
 	       perf.failed);
