@@ -200,12 +200,14 @@ static void *mover_run(void *arg)
 		 * mirror, which fails with ENOENT for a page that a NIC fault
 		 * or the CPU moved back to RAM in between.
 		 */
-		if (err == ENOENT)
+		if (err == ENOENT) {
 			atomic_fetch_add(&w->st->contended, 1);
-		else if (err)
+			err = 0;
+		} else if (err) {
 			break;
-		else
+		} else {
 			atomic_fetch_add(&w->st->to_dev, cpages);
+		}
 		if (rnd(&state, 2)) {
 			err = dmirror_cmd(w->dmirror,
 					  HMM_DMIRROR_MIGRATE_TO_SYS, addr, n,
