@@ -12,7 +12,7 @@ S := scripts
 help:
 	@echo "make run               build, boot the VM, run the demo benchmark, print its table"
 	@echo "make test              build, boot the VM, run every test suite (SUITES='functional ...' for some)"
-	@echo "make test-debug        build the debug kernel (KASAN, lockdep, kmemleak), run SUITES (default: functional hmm-tests) on it"
+	@echo "make test-debug        build the debug kernel (KASAN, lockdep, kmemleak), run SUITES (default: functional hmm-tests stress) on it"
 	@echo "make stress           DURATION=S (1800) WORKERS=N (4) KERNEL=debug|base: RDMA traffic vs page churn, every byte checked"
 	@echo "make test-baseline     run the upstream suites on pristine 7.3.4 + rdma-core 65.0, record tests/baseline/"
 	@echo "make bench-hmm         build, boot the VM, time faulting device-private memory: aliases vs migration"
