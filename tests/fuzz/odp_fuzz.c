@@ -104,17 +104,6 @@ static void fail(const char *fmt, ...)
 	atomic_fetch_add(&failures, 1);
 }
 
-static uint64_t rnd64(unsigned int *s)
-{
-	return (uint64_t)rand_r(s) << 42 ^ (uint64_t)rand_r(s) << 21 ^
-	       (uint64_t)rand_r(s);
-}
-
-static unsigned int rnd(unsigned int *s, unsigned int n)
-{
-	return n ? (unsigned int)rand_r(s) % n : 0;
-}
-
 /* A thread's seed: the run's, its target's and its own number */
 static unsigned int thread_seed(const char *target, unsigned int thread)
 {
@@ -162,7 +151,7 @@ static bool arena_setup(void)
 /* One change to the arena's pages: what the ioctls and MRs meet. */
 static void churn_once(unsigned int *s, int dmirror)
 {
-	size_t first = rnd(s, ARENA_PAGES), n = 1 + rnd(s, 16);
+	size_t first = odp_rnd(s, ARENA_PAGES), n = 1 + odp_rnd(s, 16);
 	uint8_t *addr;
 	size_t len;
 
@@ -170,7 +159,7 @@ static void churn_once(unsigned int *s, int dmirror)
 		n = ARENA_PAGES - first;
 	addr = arena + first * page;
 	len = n * page;
-	switch (rnd(s, 7)) {
+	switch (odp_rnd(s, 7)) {
 	case 0: /* fresh memory */
 		mmap(addr, len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -190,8 +179,8 @@ static void churn_once(unsigned int *s, int dmirror)
 		break;
 	default: /* on the device, or back: errors are expected here */
 		dmirror_cmd(dmirror,
-			    rnd(s, 2) ? HMM_DMIRROR_MIGRATE_TO_DEV :
-					HMM_DMIRROR_MIGRATE_TO_SYS,
+			    odp_rnd(s, 2) ? HMM_DMIRROR_MIGRATE_TO_DEV :
+					    HMM_DMIRROR_MIGRATE_TO_SYS,
 			    addr, n, scratch, NULL);
 		break;
 	}
@@ -209,7 +198,7 @@ static void *churn_run(void *arg)
 
 	while (!atomic_load(&churn_stop)) {
 		churn_once(&c->seed, c->dmirror);
-		usleep(200 + rnd(&c->seed, 2000));
+		usleep(200 + odp_rnd(&c->seed, 2000));
 	}
 	return NULL;
 }
@@ -249,22 +238,24 @@ static uint64_t fuzz_addr(unsigned int *s)
 {
 	uint64_t a;
 
-	switch (rnd(s, 12)) {
+	switch (odp_rnd(s, 12)) {
 	case 0:
 		return 0;
 	case 1: /* the guard pages */
-		return (uintptr_t)(rnd(s, 2) ? arena - page :
-					       arena + ARENA_PAGES * page);
+		return (uintptr_t)(odp_rnd(s, 2) ? arena - page :
+						   arena + ARENA_PAGES * page);
 	case 2: /* kernel addresses */
-		return 0xffff800000000000ULL + (rnd64(s) & 0x7fffffffffffULL);
+		return 0xffff800000000000ULL +
+		       (odp_rnd64(s) & 0x7fffffffffffULL);
 	case 3: /* non-canonical */
-		return 0x0000800000000000ULL + (rnd64(s) & 0x7fff00000000ULL);
+		return 0x0000800000000000ULL +
+		       (odp_rnd64(s) & 0x7fff00000000ULL);
 	case 4: /* the last page of the user address space, or past it */
-		return 0x00007ffffffff000ULL + rnd(s, 2) * page;
+		return 0x00007ffffffff000ULL + odp_rnd(s, 2) * page;
 	default:
-		a = (uintptr_t)arena + rnd(s, ARENA_PAGES) * page;
-		if (!rnd(s, 4))
-			a += 1 + rnd(s, (unsigned int)page - 1);
+		a = (uintptr_t)arena + odp_rnd(s, ARENA_PAGES) * page;
+		if (!odp_rnd(s, 4))
+			a += 1 + odp_rnd(s, (unsigned int)page - 1);
 		return a;
 	}
 }
@@ -284,21 +275,22 @@ static uint64_t fuzz_npages(unsigned int *s)
 		UINT64_MAX,
 	};
 
-	if (rnd(s, 3))
-		return 1 + rnd(s, 32);
-	return edge[rnd(s, sizeof(edge) / sizeof(edge[0]))];
+	if (odp_rnd(s, 3))
+		return 1 + odp_rnd(s, 32);
+	return edge[odp_rnd(s, sizeof(edge) / sizeof(edge[0]))];
 }
 
 static uint64_t fuzz_ptr(unsigned int *s)
 {
-	switch (rnd(s, 8)) {
+	switch (odp_rnd(s, 8)) {
 	case 0:
 		return 0;
 	case 1: /* ends inside the guard page */
 		return (uintptr_t)(scratch + (SCRATCH_PAGES - 1) * page +
-				   rnd(s, (unsigned int)page));
+				   odp_rnd(s, (unsigned int)page));
 	case 2:
-		return 0xffff800000000000ULL + (rnd64(s) & 0x7fffffffffffULL);
+		return 0xffff800000000000ULL +
+		       (odp_rnd64(s) & 0x7fffffffffffULL);
 	default:
 		return (uintptr_t)scratch;
 	}
@@ -330,10 +322,10 @@ struct ioctl_thread {
 static unsigned long ioctl_request(unsigned int *s, unsigned int nr)
 {
 	/* Now and then a wrong size or direction for a known number */
-	switch (rnd(s, 16)) {
+	switch (odp_rnd(s, 16)) {
 	case 0:
 		return _IOC(_IOC_READ | _IOC_WRITE, 'H', nr,
-			    rnd(s, 2 * sizeof(struct hmm_dmirror_dma_cmd)));
+			    odp_rnd(s, 2 * sizeof(struct hmm_dmirror_dma_cmd)));
 	case 1:
 		return _IO('H', nr);
 	default:
@@ -344,7 +336,7 @@ static unsigned long ioctl_request(unsigned int *s, unsigned int nr)
 
 static void ioctl_once(struct ioctl_thread *t)
 {
-	unsigned int *s = &t->seed, nr = rnd(s, NCMD);
+	unsigned int *s = &t->seed, nr = odp_rnd(s, NCMD);
 
 	/*
 	 * RELEASE evicts and removes the device's memory, and deadlocks with
@@ -353,7 +345,7 @@ static void ioctl_once(struct ioctl_thread *t)
 	 */
 	if (nr == 0x07)
 		nr = NCMD - 1;
-	int fd = t->fd[rnd(s, (unsigned int)t->nfd)];
+	int fd = t->fd[odp_rnd(s, (unsigned int)t->nfd)];
 	union {
 		struct hmm_dmirror_cmd cmd;
 		struct hmm_dmirror_dma_cmd dma;
@@ -367,33 +359,37 @@ static void ioctl_once(struct ioctl_thread *t)
 	if (nr == 0x0c) {
 		u.dma.addr = fuzz_addr(s);
 		u.dma.ptr = fuzz_ptr(s);
-		u.dma.pages = rnd(s, 2) ? (uintptr_t)scratch : fuzz_ptr(s);
+		u.dma.pages = odp_rnd(s, 2) ? (uintptr_t)scratch : fuzz_ptr(s);
 		u.dma.npages = fuzz_npages(s);
 		/* Half the time a function that exists */
-		if (npci && rnd(s, 2)) {
-			unsigned int f = rnd(s, npci);
+		if (npci && odp_rnd(s, 2)) {
+			unsigned int f = odp_rnd(s, npci);
 
 			u.dma.pci_domain = pci[f].domain;
 			u.dma.pci_devid = pci[f].devid;
 		} else {
-			u.dma.pci_domain = rnd(s, 4) ? (uint32_t)rnd64(s) : 0;
-			u.dma.pci_devid = (uint16_t)rnd64(s);
+			u.dma.pci_domain =
+				odp_rnd(s, 4) ? (uint32_t)odp_rnd64(s) : 0;
+			u.dma.pci_devid = (uint16_t)odp_rnd64(s);
 		}
-		u.dma.reserved = rnd(s, 4) ? 0 : (uint16_t)rnd64(s);
+		u.dma.reserved = odp_rnd(s, 4) ? 0 : (uint16_t)odp_rnd64(s);
 	} else {
 		u.cmd.addr = fuzz_addr(s);
 		u.cmd.ptr = fuzz_ptr(s);
 		u.cmd.npages = fuzz_npages(s);
 		/* FLAGS, DEVICE_FLAGS: npages holds flags */
 		if (nr == 0x08)
-			u.cmd.npages = rnd(s, 2) ? rnd(s, 4) : rnd64(s);
+			u.cmd.npages = odp_rnd(s, 2) ? odp_rnd(s, 4) :
+						       odp_rnd64(s);
 		if (nr == 0x0b)
-			u.cmd.npages = rnd(s, 2) ? rnd(s, 8) : rnd64(s);
+			u.cmd.npages = odp_rnd(s, 2) ? odp_rnd(s, 8) :
+						       odp_rnd64(s);
 		/* COUNTERS: npages is the size of the caller's structure */
 		if (nr == 0x0a)
-			u.cmd.npages = rnd(s, 2) ? rnd(s, 128) : rnd64(s);
-		u.cmd.cpages = rnd(s, 8) ? 0 : rnd64(s);
-		u.cmd.faults = rnd(s, 8) ? 0 : rnd64(s);
+			u.cmd.npages = odp_rnd(s, 2) ? odp_rnd(s, 128) :
+						       odp_rnd64(s);
+		u.cmd.cpages = odp_rnd(s, 8) ? 0 : odp_rnd64(s);
+		u.cmd.faults = odp_rnd(s, 8) ? 0 : odp_rnd64(s);
 	}
 	atomic_store(&t->nr, nr);
 	atomic_store(&t->fdi, (unsigned long)fd);
@@ -607,9 +603,9 @@ static void *flipper_run(void *arg)
 	struct switch_flipper *f = arg;
 
 	while (!atomic_load(&f->stop)) {
-		if (!rdma_nl_set_odp_alias(f->index, rnd(&f->seed, 2)))
+		if (!rdma_nl_set_odp_alias(f->index, odp_rnd(&f->seed, 2)))
 			atomic_fetch_add(&f->flips, 1);
-		usleep(500 + rnd(&f->seed, 5000));
+		usleep(500 + odp_rnd(&f->seed, 5000));
 	}
 	return NULL;
 }
@@ -624,25 +620,26 @@ static void verbs_once(unsigned int *s, struct odp_side *side,
 		       struct ibv_mr **live, struct verbs_counts *c,
 		       int dmirror)
 {
-	unsigned int slot = rnd(s, LIVE_MRS);
+	unsigned int slot = odp_rnd(s, LIVE_MRS);
 	struct ibv_mr *mr = live[slot];
 
 	if (!mr) {
 		uint64_t addr = fuzz_addr(s);
 		size_t len =
-			rnd(s, 4) ?
-				1 + rnd(s, ARENA_PAGES * (unsigned int)page) :
-				(size_t)fuzz_npages(s) * page + rnd(s, 3);
-		int access = rnd(s, 8) ? IBV_ACCESS_ON_DEMAND : 0;
+			odp_rnd(s, 4) ?
+				1 + odp_rnd(s,
+					    ARENA_PAGES * (unsigned int)page) :
+				(size_t)fuzz_npages(s) * page + odp_rnd(s, 3);
+		int access = odp_rnd(s, 8) ? IBV_ACCESS_ON_DEMAND : 0;
 		unsigned int b;
 
 		for (b = 0; b < sizeof(access_bits) / sizeof(access_bits[0]);
 		     b++)
-			if (!rnd(s, 3))
+			if (!odp_rnd(s, 3))
 				access |= access_bits[b];
-		if (!rnd(s, 16))
-			access = (int)rnd64(s);
-		if (!rnd(s, 4))
+		if (!odp_rnd(s, 16))
+			access = (int)odp_rnd64(s);
+		if (!odp_rnd(s, 4))
 			churn_once(s, dmirror);
 		mr = ibv_reg_mr(side->pd, (void *)(uintptr_t)addr, len, access);
 		if (mr) {
@@ -653,32 +650,37 @@ static void verbs_once(unsigned int *s, struct odp_side *side,
 		}
 		return;
 	}
-	if (rnd(s, 4)) {
+	if (odp_rnd(s, 4)) {
 		static const enum ibv_advise_mr_advice advice[] = {
 			IBV_ADVISE_MR_ADVICE_PREFETCH,
 			IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 			IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
 		};
 		struct ibv_sge sge[4];
-		unsigned int n = rnd(s, 5), i;
+		unsigned int n = odp_rnd(s, 5), i;
 		enum ibv_advise_mr_advice a =
-			rnd(s, 8) ? advice[rnd(s, 3)] :
-				    (enum ibv_advise_mr_advice)rnd(s, 64);
-		uint32_t flags = rnd(s, 4) ?
-					 IBV_ADVISE_MR_FLAG_FLUSH :
-					 (rnd(s, 2) ? 0 : (uint32_t)rnd64(s));
+			odp_rnd(s, 8) ?
+				advice[odp_rnd(s, 3)] :
+				(enum ibv_advise_mr_advice)odp_rnd(s, 64);
+		uint32_t flags =
+			odp_rnd(s, 4) ?
+				IBV_ADVISE_MR_FLAG_FLUSH :
+				(odp_rnd(s, 2) ? 0 : (uint32_t)odp_rnd64(s));
 
 		for (i = 0; i < n; i++) {
-			sge[i].lkey = rnd(s, 8) ? mr->lkey : (uint32_t)rnd64(s);
+			sge[i].lkey = odp_rnd(s, 8) ? mr->lkey :
+						      (uint32_t)odp_rnd64(s);
 			sge[i].addr =
 				(uintptr_t)mr->addr +
-				(rnd(s, 8) ?
-					 rnd(s, (unsigned int)mr->length + 1) :
-					 rnd64(s));
+				(odp_rnd(s, 8) ?
+					 odp_rnd(s,
+						 (unsigned int)mr->length + 1) :
+					 odp_rnd64(s));
 			sge[i].length =
-				rnd(s, 8) ?
-					rnd(s, (unsigned int)mr->length + 1) :
-					(uint32_t)rnd64(s);
+				odp_rnd(s, 8) ?
+					odp_rnd(s,
+						(unsigned int)mr->length + 1) :
+					(uint32_t)odp_rnd64(s);
 		}
 		if (!ibv_advise_mr(side->pd, a, flags, sge, n))
 			c->advise_ok++;
@@ -766,10 +768,10 @@ static bool fuzz_switch(void)
 		rdma_nl_get_odp_alias(index[d], &was[d]);
 	}
 	for (i = 0; i < o.iterations && odp_now_ms() < deadline; i++) {
-		uint32_t idx = i < 256	  ? (uint32_t)i :
-			       rnd(&s, 2) ? index[rnd(&s, 2)] :
-					    (uint32_t)rnd64(&s);
-		uint8_t value = (uint8_t)rnd(&s, 256);
+		uint32_t idx = i < 256	      ? (uint32_t)i :
+			       odp_rnd(&s, 2) ? index[odp_rnd(&s, 2)] :
+						(uint32_t)odp_rnd64(&s);
+		uint8_t value = (uint8_t)odp_rnd(&s, 256);
 		bool known = idx == index[0] || idx == index[1];
 		bool before_on = false;
 		int err;
@@ -878,21 +880,22 @@ static const char *word(unsigned int *s, const char *const *words, size_t n,
 	static char bufs[MAX_WORDS][5000];
 	char *buf = bufs[w];
 
-	switch (rnd(s, 12)) {
+	switch (odp_rnd(s, 12)) {
 	case 0:
-		return nonsense[rnd(s, sizeof(nonsense) / sizeof(nonsense[0]))];
+		return nonsense[odp_rnd(s, sizeof(nonsense) /
+						   sizeof(nonsense[0]))];
 	case 1: /* long */
-		memset(buf, 'A' + (int)rnd(s, 26), sizeof(bufs[0]) - 1);
+		memset(buf, 'A' + (int)odp_rnd(s, 26), sizeof(bufs[0]) - 1);
 		buf[sizeof(bufs[0]) - 1] = 0;
 		return buf;
 	case 2: /* --option=nonsense */
 		snprintf(buf, sizeof(bufs[0]), "%s=%s",
-			 words[rnd(s, (unsigned int)n)],
-			 nonsense[rnd(s,
-				      sizeof(nonsense) / sizeof(nonsense[0]))]);
+			 words[odp_rnd(s, (unsigned int)n)],
+			 nonsense[odp_rnd(s, sizeof(nonsense) /
+						     sizeof(nonsense[0]))]);
 		return buf;
 	default:
-		return words[rnd(s, (unsigned int)n)];
+		return words[odp_rnd(s, (unsigned int)n)];
 	}
 }
 
@@ -995,13 +998,13 @@ static bool fuzz_cli(void)
 	}
 	printf("# cli: seed %#x, in %s\n", s, dir);
 	for (i = 0; i < o.iterations && odp_now_ms() < deadline; i++) {
-		bool perftest = o.perftest && (!o.odp_devmem || rnd(&s, 2));
-		int words = 1 + (int)rnd(&s, MAX_WORDS - 2), w, n = 0;
+		bool perftest = o.perftest && (!o.odp_devmem || odp_rnd(&s, 2));
+		int words = 1 + (int)odp_rnd(&s, MAX_WORDS - 2), w, n = 0;
 
 		if (perftest) {
 			snprintf(
 				prog, sizeof(prog), "%s/%s", o.perftest,
-				perftest_progs[rnd(
+				perftest_progs[odp_rnd(
 					&s, sizeof(perftest_progs) /
 						    sizeof(perftest_progs[0]))]);
 			argv[n++] = prog;
@@ -1282,17 +1285,12 @@ int main(int argc, char **argv)
 		const char *paths[3] = { odp_dmirror_path(),
 					 odp_dmirror_peer_path(),
 					 odp_dmirror_bar_path() };
-		double deadline;
 
 		/* The arena's device pages go with it: the level as it was */
 		munmap(arena - page, (ARENA_PAGES + 2) * page);
-		deadline = odp_now_ms() + 10000.0 * odp_timeout_scale();
-		do {
-			released = !dmirror_read_counters(dmirror, &after) &&
-				   after.pages_in_use == before.pages_in_use;
-			if (!released)
-				usleep(100000);
-		} while (!released && odp_now_ms() < deadline);
+		released = !dmirror_wait_pages_in_use(
+			dmirror, before.pages_in_use,
+			10000.0 * odp_timeout_scale(), &after);
 		printf("# %s: %llu device pages in use before, %llu after\n",
 		       odp_dmirror_path(),
 		       (unsigned long long)before.pages_in_use,

@@ -3,6 +3,7 @@
  */
 #include "dmirror.h"
 #include "reason.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,6 +93,22 @@ int dmirror_read_counters(int fd, struct hmm_dmirror_counters *c)
 	err = dmirror_cmd(fd, HMM_DMIRROR_COUNTERS, NULL, sizeof(*c), c, &size);
 	if (!err && size < sizeof(*c))
 		err = EOVERFLOW;
+	return err;
+}
+
+int dmirror_wait_pages_in_use(int fd, uint64_t level, double timeout_ms,
+			      struct hmm_dmirror_counters *after)
+{
+	double deadline = odp_now_ms() + timeout_ms;
+	int err;
+
+	while (!(err = dmirror_read_counters(fd, after))) {
+		if (after->pages_in_use == level)
+			return 0;
+		if (odp_now_ms() >= deadline)
+			return ETIMEDOUT;
+		usleep(100000);
+	}
 	return err;
 }
 

@@ -44,6 +44,14 @@ bool dmirror_migrate_to_device(int fd, void *addr, size_t npages, void *bounce);
 int dmirror_set_flags(int fd, uint64_t flags);
 int dmirror_set_device_flags(int fd, uint64_t flags);
 int dmirror_read_counters(int fd, struct hmm_dmirror_counters *c);
+/*
+ * Waits up to @timeout_ms for the device's pages_in_use to be @level again
+ * (what it was before processes put pages on the device and went); @after
+ * gets the counters read last.  0 once it is, ETIMEDOUT if it never was, or
+ * the errno of reading the counters.
+ */
+int dmirror_wait_pages_in_use(int fd, uint64_t level, double timeout_ms,
+			      struct hmm_dmirror_counters *after);
 
 enum dmirror_place {
 	DMIRROR_IN_RAM, /* a present, accessible system-RAM page */

@@ -76,6 +76,17 @@ static uint32_t pattern_word(uint32_t seed, size_t i)
 	return seed ^ x ^ (x >> 16);
 }
 
+unsigned int odp_rnd(unsigned int *state, unsigned int n)
+{
+	return n ? (unsigned int)rand_r(state) % n : 0;
+}
+
+uint64_t odp_rnd64(unsigned int *state)
+{
+	return (uint64_t)rand_r(state) << 42 ^ (uint64_t)rand_r(state) << 21 ^
+	       (uint64_t)rand_r(state);
+}
+
 uint8_t odp_pattern_byte(uint32_t seed, size_t index)
 {
 	return (uint8_t)(pattern_word(seed, index / 4) >> (8 * (index % 4)));

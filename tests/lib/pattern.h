@@ -25,6 +25,13 @@ void odp_seed_start(uint32_t first);
 uint32_t odp_seed(void);
 
 /*
+ * Choices a test repeats from a seed (rand_r() on *@state): a number below
+ * @n (0 for @n 0), and 64 random bits.
+ */
+unsigned int odp_rnd(unsigned int *state, unsigned int n);
+uint64_t odp_rnd64(unsigned int *state);
+
+/*
  * Byte @index of the pattern @seed: little-endian bytes of the words
  * seed ^ h(i), i = index / 4, h(i) = x ^ (x >> 16) with x = i * 2654435761.
  * h is a bijection, so every word of a buffer differs and a misplaced

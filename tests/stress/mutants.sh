@@ -14,7 +14,7 @@ out="$ODP_BUILD/stress-mutants"
 # name|python replacement (old -> new in odp_stress.c)|what its failure says
 mutants=(
 	# The WRITE/SEND carries another round's bytes than the check expects.
-	"stale_source|odp_fill(w->src.addr, w->size, seed);|odp_fill(w->src.addr, w->size, seed + (rnd(&w->rng, 64) == 0));|expected 0x"
+	"stale_source|odp_fill(w->src.addr, w->size, seed);|odp_fill(w->src.addr, w->size, seed + (odp_rnd(&w->rng, 64) == 0));|expected 0x"
 	# Pages a disruption emptied between rounds are still expected to hold
 	# their bytes: MADV_DONTNEED and the replacements are real.
 	"model_ignores_disruptions|mark_disruptions(w, w->seen, d, ZEROS);|(void)0;|an earlier round's or 0"

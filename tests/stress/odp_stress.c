@@ -156,17 +156,6 @@ static void worker_fail(struct worker *w, const char *fmt, ...)
 		pause();
 }
 
-static unsigned int rnd(unsigned int *state, unsigned int n)
-{
-	return n ? (unsigned int)rand_r(state) % n : 0;
-}
-
-static uint64_t rnd64(unsigned int *state)
-{
-	return (uint64_t)rand_r(state) << 42 ^ (uint64_t)rand_r(state) << 21 ^
-	       (uint64_t)rand_r(state);
-}
-
 static void sleep_us(unsigned long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000,
@@ -189,8 +178,9 @@ static void *mover_run(void *arg)
 	if (!bounce)
 		worker_fail(w, "mover: out of memory");
 	while (!atomic_load(&w->stop_threads)) {
-		size_t first = rnd(&state, (unsigned int)w->npages);
-		size_t n = 1 + rnd(&state, (unsigned int)(w->npages - first));
+		size_t first = odp_rnd(&state, (unsigned int)w->npages);
+		size_t n =
+			1 + odp_rnd(&state, (unsigned int)(w->npages - first));
 		uint8_t *addr = w->dev.addr + first * w->page;
 
 		err = dmirror_cmd(w->dmirror, HMM_DMIRROR_MIGRATE_TO_DEV, addr,
@@ -208,7 +198,7 @@ static void *mover_run(void *arg)
 		} else {
 			atomic_fetch_add(&w->st->to_dev, cpages);
 		}
-		if (rnd(&state, 2)) {
+		if (odp_rnd(&state, 2)) {
 			err = dmirror_cmd(w->dmirror,
 					  HMM_DMIRROR_MIGRATE_TO_SYS, addr, n,
 					  NULL, &cpages);
@@ -217,7 +207,7 @@ static void *mover_run(void *arg)
 			atomic_fetch_add(&w->st->to_sys, cpages);
 		}
 		/* Let the NIC's faults win now and then */
-		sleep_us(100 + rnd(&state, 2000));
+		sleep_us(100 + odp_rnd(&state, 2000));
 	}
 	if (err)
 		worker_fail(w, "mover: migrating pages: %s", strerror(err));
@@ -250,9 +240,9 @@ static void *chaos_run(void *arg)
 	if (!a || !b)
 		worker_fail(w, "chaos: out of memory");
 	while (!atomic_load(&w->stop_threads)) {
-		unsigned int what = rnd(&state, 10);
-		size_t first = 1 + rnd(&state, (unsigned int)data_pages);
-		size_t n = 1 + rnd(&state, 4);
+		unsigned int what = odp_rnd(&state, 10);
+		size_t first = 1 + odp_rnd(&state, (unsigned int)data_pages);
+		size_t n = 1 + odp_rnd(&state, 4);
 		uint8_t *addr;
 		size_t len;
 
@@ -282,7 +272,7 @@ static void *chaos_run(void *arg)
 			}
 			atomic_store(&w->done, gen);
 		} else {
-			unsigned long delay = 2000 + rnd(&state, 8000);
+			unsigned long delay = 2000 + odp_rnd(&state, 8000);
 			pid_t pid = fork();
 			int status;
 
@@ -303,7 +293,7 @@ static void *chaos_run(void *arg)
 					"fork: the child's copy of the buffer changed while it read it: the NIC wrote to a page shared copy-on-write");
 			atomic_fetch_add(&w->st->forks, 1);
 		}
-		sleep_us(2000 + rnd(&state, 13000));
+		sleep_us(2000 + odp_rnd(&state, 13000));
 	}
 	free(a);
 	free(b);
@@ -479,8 +469,8 @@ static void xfer_round(struct worker *w, bool send, unsigned long round)
 	uint32_t seed = odp_seed();
 	uint64_t id;
 
-	off = w->page + rnd(&w->rng, (unsigned int)data - 1);
-	len = 1 + rnd(&w->rng, (unsigned int)(MAX_XFER_PAGES * w->page));
+	off = w->page + odp_rnd(&w->rng, (unsigned int)data - 1);
+	len = 1 + odp_rnd(&w->rng, (unsigned int)(MAX_XFER_PAGES * w->page));
 	if (len > w->size - off)
 		len = w->size - off;
 	end = off + len;
@@ -522,13 +512,15 @@ static void xfer_round(struct worker *w, bool send, unsigned long round)
 /* FETCH_AND_ADD and CMP_AND_SWP on page 0, which no disruption touches. */
 static void atomic_round(struct worker *w, unsigned long round)
 {
-	unsigned int i, n = 1 + rnd(&w->rng, 8);
+	unsigned int i, n = 1 + odp_rnd(&w->rng, 8);
 
 	for (i = 0; i < n; i++) {
-		unsigned int slot = rnd(&w->rng, ATOM_SLOTS);
+		unsigned int slot = odp_rnd(&w->rng, ATOM_SLOTS);
 		size_t off = slot * sizeof(uint64_t);
-		bool cas = rnd(&w->rng, 2), miss = cas && !rnd(&w->rng, 4);
-		uint64_t arg = rnd64(&w->rng), swap = rnd64(&w->rng), got;
+		bool cas = odp_rnd(&w->rng, 2),
+		     miss = cas && !odp_rnd(&w->rng, 4);
+		uint64_t arg = odp_rnd64(&w->rng), swap = odp_rnd64(&w->rng),
+			 got;
 		uint64_t id = ++w->wr_id;
 
 		if (cas)
@@ -592,7 +584,7 @@ static void cpu_round(struct worker *w, unsigned long round)
 static void rereg_round(struct worker *w, unsigned long round)
 {
 	struct odp_side *s = &w->pair.resp;
-	bool was = true, on = rnd(&w->rng, 2);
+	bool was = true, on = odp_rnd(&w->rng, 2);
 	struct ibv_mr *mr;
 	int err;
 
@@ -687,7 +679,7 @@ static _Noreturn void worker_main(int id, const struct opts *o,
 		worker_fail(w, "pthread_create: %s", strerror(err));
 
 	while (!atomic_load(&shm->stop)) {
-		unsigned int what = rnd(&w->rng, 100);
+		unsigned int what = odp_rnd(&w->rng, 100);
 
 		round++;
 		if (what < 40)
@@ -959,7 +951,7 @@ static int bail(struct run *r, struct before *b)
 
 static double jitter_ms(unsigned int *state, unsigned long mean)
 {
-	return mean * (0.25 + 1.5 * rnd(state, 1000) / 1000.0);
+	return mean * (0.25 + 1.5 * odp_rnd(state, 1000) / 1000.0);
 }
 
 int main(int argc, char **argv)
@@ -971,7 +963,7 @@ int main(int argc, char **argv)
 	double start, end, next_kill, next_progress, deadline;
 	unsigned int state;
 	unsigned long ok_checks = 0, n = 0;
-	int id, status;
+	int id, status, err;
 	bool released = false, restored = true;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1007,7 +999,7 @@ int main(int argc, char **argv)
 		double now = odp_now_ms();
 
 		if (now >= next_kill) {
-			id = (int)rnd(&state, (unsigned int)o.workers);
+			id = (int)odp_rnd(&state, (unsigned int)o.workers);
 			if (r.pid[id] > 0) {
 				pid_t pid = r.pid[id];
 
@@ -1121,16 +1113,11 @@ int main(int argc, char **argv)
 	}
 
 	/* test_hmm's device memory: all released once the workers are gone */
-	deadline = odp_now_ms() + 10000;
-	do {
-		if (dmirror_read_counters(b.dmirror, &after)) {
-			printf("# %s: %s\n", odp_dmirror_path(), odp_reason());
-			break;
-		}
-		released = after.pages_in_use == b.counters.pages_in_use;
-		if (!released)
-			sleep_us(100000);
-	} while (!released && odp_now_ms() < deadline);
+	err = dmirror_wait_pages_in_use(b.dmirror, b.counters.pages_in_use,
+					10000.0 * odp_timeout_scale(), &after);
+	if (err && err != ETIMEDOUT)
+		printf("# %s: %s\n", odp_dmirror_path(), strerror(err));
+	released = !err;
 	printf("# %s: %llu device pages in use before, %llu after; %llu pages migrated to RAM by faults, %llu aliases offered, %llu refused\n",
 	       odp_dmirror_path(), (unsigned long long)b.counters.pages_in_use,
 	       (unsigned long long)after.pages_in_use,
