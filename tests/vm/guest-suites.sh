@@ -124,22 +124,30 @@ pyverbs() {
 	return "$rc"
 }
 
+# tap_program NAME LIMIT SUMMARY CMD...: run one of our TAP programs under
+# LIMIT seconds (times ODP_TIMEOUT_SCALE), its output in NAME.log and its
+# results in NAME.xml, and print its lines that match the regex SUMMARY.
+# A skip (no rxe, no test_hmm) is a failure here: ODP_NO_SKIP.
+tap_program() {
+	local name=$1 limit=$2 summary=$3
+	shift 3
+	ODP_NO_SKIP=1 timeout -k 30 $((limit * scale)) "$@" >"$out/$name.log" 2>&1
+	local rc=$?
+	"${report[@]}" tap "$name" "$out/$name.log" "$out/$name.xml" || { [ "$rc" -ne 0 ] || rc=1; }
+	grep -E "$summary" "$out/$name.log"
+	return "$rc"
+}
+
 stress() {
 	# odp_stress (tests/stress) on test_hmm's device memory: its TAP has
 	# one result per check and the totals as comments.  make test's short
-	# form by default; make stress passes its own options.  A skip (no
-	# rxe, no test_hmm) is a failure here: ODP_NO_SKIP.
+	# form by default; make stress passes its own options, and sets
+	# ODP_STRESS_TIMEOUT from its DURATION, so that a worker stuck in the
+	# kernel does not hold the VM.
 	local args
 	read -r -a args <<<"${ODP_STRESS_ARGS:---duration 120 --workers 4}"
-	# A worker stuck in the kernel must not hold the VM: make stress sets
-	# ODP_STRESS_TIMEOUT from its DURATION.
-	ODP_NO_SKIP=1 timeout -k 30 $((${ODP_STRESS_TIMEOUT:-900} * scale)) \
-		"$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}" \
-		>"$out/stress.log" 2>&1
-	local rc=$?
-	"${report[@]}" tap stress "$out/stress.log" "$out/stress.xml" || { [ "$rc" -ne 0 ] || rc=1; }
-	grep -E '^# (totals|/dev)' "$out/stress.log"
-	return "$rc"
+	tap_program stress "${ODP_STRESS_TIMEOUT:-900}" '^# (totals|/dev)' \
+		"$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}"
 }
 
 fuzz() {
@@ -149,14 +157,10 @@ fuzz() {
 	# repeats a run).  One result per target, and one for the state after.
 	local args
 	read -r -a args <<<"${ODP_FUZZ_ARGS:---iterations 20000 --seconds 60}"
-	ODP_NO_SKIP=1 timeout -k 30 $((900 * scale)) \
+	tap_program fuzz 900 '^# (ioctl:|verbs:|switch:|cli:|seed|FAIL)' \
 		"$ODP_USERSPACE_BUILD/tests/fuzz/odp_fuzz" "${args[@]}" \
 		--odp-devmem "$ODP_USERSPACE_BUILD/userspace/tools/odp-devmem" \
-		--perftest "$ODP_PERFTEST_BUILD" ioctl verbs switch cli >"$out/fuzz.log" 2>&1
-	local rc=$?
-	"${report[@]}" tap fuzz "$out/fuzz.log" "$out/fuzz.xml" || { [ "$rc" -ne 0 ] || rc=1; }
-	grep -E '^# (ioctl:|verbs:|switch:|cli:|seed|FAIL)' "$out/fuzz.log"
-	return "$rc"
+		--perftest "$ODP_PERFTEST_BUILD" ioctl verbs switch cli
 }
 
 for s in "${suites[@]}"; do
