@@ -452,12 +452,13 @@ static void wait_wc(struct worker *w, struct odp_side *s, uint64_t wr_id,
 	    wc.opcode != opcode)
 		worker_fail(
 			w,
-			"round %lu: %s: expected wr %llu %s to succeed, got wr %llu with %s, %s, vendor_err %#x",
+			"round %lu: %s: expected wr %llu %s to succeed, got wr %llu with %s, %s, vendor_err %#x (QP %#x, pid %d)",
 			round, s->name, (unsigned long long)wr_id,
 			odp_wc_opcode_name(opcode),
 			(unsigned long long)wc.wr_id,
 			odp_wc_status_name(wc.status),
-			odp_wc_opcode_name(wc.opcode), wc.vendor_err);
+			odp_wc_opcode_name(wc.opcode), wc.vendor_err,
+			s->qp->qp_num, (int)getpid());
 }
 
 /* A WRITE or SEND of a fresh pattern, read back with a page each side. */
