@@ -17,7 +17,9 @@
  *     whole buffer; and re-registrations of the MR, registering the new MR
  *     before deregistering the old, with the device's ODP alias switch set
  *     at random first.
- *   mover: migrates random ranges to test_hmm's device and back.
+ *   mover: migrates random ranges to test_hmm's device and back, 0.1 to
+ *     2.1 ms apart (the chaos thread's pauses are 2 to 15 ms; both times
+ *     ODP_TIMEOUT_SCALE, see pace).
  *   chaos: MADV_DONTNEED on random data pages, replaces them with fresh
  *     memory (mmap MAP_FIXED), and forks children that read the data
  *     pages twice, 2-10 ms apart, and fail if they differ: a write of the
@@ -156,6 +158,15 @@ static void worker_fail(struct worker *w, const char *fmt, ...)
 		pause();
 }
 
+/*
+ * The mover's and chaos thread's pauses, times ODP_TIMEOUT_SCALE: on a
+ * kernel that runs ten times slower (KASAN under TCG) a NIC fault takes ten
+ * times longer, but the kernel still gives it up after the same second
+ * (HMM_RANGE_DEFAULT_TIMEOUT) if migrations keep invalidating its range,
+ * and the RDMA operation fails (IBV_WC_REM_ACCESS_ERR).  Set by main().
+ */
+static unsigned long pace = 1;
+
 static void sleep_us(unsigned long us)
 {
 	struct timespec ts = { .tv_sec = us / 1000000,
@@ -207,7 +218,7 @@ static void *mover_run(void *arg)
 			atomic_fetch_add(&w->st->to_sys, cpages);
 		}
 		/* Let the NIC's faults win now and then */
-		sleep_us(100 + odp_rnd(&state, 2000));
+		sleep_us((100 + odp_rnd(&state, 2000)) * pace);
 	}
 	if (err)
 		worker_fail(w, "mover: migrating pages: %s", strerror(err));
@@ -293,7 +304,7 @@ static void *chaos_run(void *arg)
 					"fork: the child's copy of the buffer changed while it read it: the NIC wrote to a page shared copy-on-write");
 			atomic_fetch_add(&w->st->forks, 1);
 		}
-		sleep_us(2000 + odp_rnd(&state, 13000));
+		sleep_us((2000 + odp_rnd(&state, 13000)) * pace);
 	}
 	free(a);
 	free(b);
@@ -968,6 +979,7 @@ int main(int argc, char **argv)
 	bool released = false, restored = true;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	pace = (unsigned long)odp_timeout_scale();
 	parse_args(&o, argc, argv);
 	state = o.seed;
 	probe(&b);
@@ -981,9 +993,9 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
 	printf("TAP version 13\n1..4\n");
-	printf("# seed %#010x (--seed %#x repeats the choices), %lu workers x %lu pages, %lu s, a kill every %lu ms on average, device %s, %s <-> %s\n",
+	printf("# seed %#010x (--seed %#x repeats the choices), %lu workers x %lu pages, %lu s, a kill every %lu ms on average, pauses x%lu, device %s, %s <-> %s\n",
 	       o.seed, o.seed, o.workers, o.pages, o.duration_s, o.kill_ms,
-	       odp_dmirror_path(), odp_dev_a(), odp_dev_b());
+	       pace, odp_dmirror_path(), odp_dev_a(), odp_dev_b());
 	start = odp_now_ms();
 	end = start + o.duration_s * 1000.0;
 	next_kill = o.kill_ms ? start + jitter_ms(&state, o.kill_ms) : end;
