@@ -52,29 +52,13 @@ hmm_tests() {
 hmm_tests_upstream() {
 	# Linux 7.3's own hmm-tests.c (build-hmm-tests.sh) on this kernel: the
 	# same test code as on pristine 7.3 (make test-baseline compares).
-	# khugepaged sleeps meanwhile: 7.3's anon_write_child fails now and
-	# then when it collapses the child's range while the device faults it
-	# (the series' patch "selftests/mm: hmm-tests: keep khugepaged away
-	# from anon_write_child's child" mends our copy, which runs with
-	# khugepaged awake; this one cannot be patched).
+	# khugepaged sleeps meanwhile (lib.sh): 7.3's anon_write_child fails
+	# now and then when it collapses the child's range while the device
+	# faults it (patch 52 mends our copy, which runs with khugepaged awake;
+	# this one cannot be patched).
 	khugepaged_asleep env -C "$ODP_SELFTESTS" ./hmm-tests-upstream \
 		>"$out/hmm-tests-upstream.log" 2>&1
 	"${report[@]}" tap hmm-tests-upstream "$out/hmm-tests-upstream.log" "$out/hmm-tests-upstream.xml"
-}
-
-# khugepaged_asleep CMD...: run CMD with khugepaged's scans put off (its
-# sleep at the most, 2^32-1 ms), then restore the sleep.  Each write to
-# the knob wakes khugepaged for one pass first: give it a second.
-khugepaged_asleep() {
-	local knob=/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
-	local saved rc=0
-	[ -w "$knob" ] || { "$@"; return; }
-	saved=$(cat "$knob")
-	echo 4294967295 >"$knob" || return
-	sleep 1
-	"$@" || rc=$?
-	echo "$saved" >"$knob" || return
-	return "$rc"
 }
 
 kunit() {
