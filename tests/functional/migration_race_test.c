@@ -19,18 +19,18 @@
  * migrations to the device.
  *
  * The *_remap variants add a third thread that replaces pages 6-9 of the
- * MR's buffer with fresh anonymous memory now and then (mmap MAP_FIXED: the
- * old pages are unmapped and new ones mapped in one step; a hole would be a
- * remote access error, by design).  A round that a replacement overlapped
- * may find a replaced page empty (the write went to the old page, which is
- * gone), never anything but this round's bytes or zeros.  A round that no
- * replacement overlapped must find every byte, and so must the CPU in the
- * buffer: were the NIC still to reach an old page after its replacement,
- * its write would be read back through the NIC but be missing there.  (The
- * CPU's reads migrate the pages on the device back to RAM; test_hmm's own
- * view, HMM_DMIRROR_READ, would not, but it memcpy()s from device private
- * pages with the mover running: the upstream oops in the README's Known
- * issues.)
+ * MR's buffer with fresh anonymous memory now and then, pausing about as
+ * long as a round takes (mmap MAP_FIXED: the old pages are unmapped and new
+ * ones mapped in one step; a hole would be a remote access error, by
+ * design).  A round that a replacement overlapped may find a replaced page
+ * empty (the write went to the old page, which is gone), never anything but
+ * this round's bytes or zeros.  A round that no replacement overlapped
+ * must find every byte, and so must the CPU in the buffer: were the NIC
+ * still to reach an old page after its replacement, its write would be read
+ * back through the NIC but be missing there.  (The CPU's reads migrate the
+ * pages on the device back to RAM; test_hmm's own view, HMM_DMIRROR_READ,
+ * would not, but it memcpy()s from device private pages with the mover
+ * running: the upstream oops in the README's Known issues.)
  */
 #include "odp_harness.h"
 
@@ -61,7 +61,40 @@ struct remapper {
 	/* Replacements begun and done: equal when none is under way */
 	atomic_ulong begun, done;
 	atomic_int err;
+	/*
+	 * How long a round takes, in us: a moving average that the rounds
+	 * keep, 0 until the first one ends.  The remapper pauses 1/3 to 3
+	 * times that between replacements, so that about half the rounds race
+	 * a replacement and half do not, on a kernel of any speed (a round
+	 * takes under 20 ms on the base kernel under TCG, 0.6 s on the debug
+	 * kernel).
+	 */
+	atomic_ulong round_us;
 };
+
+/* The longest pause between replacements: bounds stop_remapper()'s wait */
+#define MAX_PAUSE_US 10000000UL
+
+/* Folds the duration of a round that ended into remapper->round_us */
+static void remapper_note_round(struct remapper *r, double ms)
+{
+	unsigned long us = ms > 0 ? (unsigned long)(ms * 1000) : 1;
+	unsigned long avg = atomic_load(&r->round_us);
+
+	atomic_store(&r->round_us, avg ? (3 * avg + us) / 4 : us);
+}
+
+static useconds_t remapper_pause(struct remapper *r, unsigned int *state)
+{
+	unsigned long avg = atomic_load(&r->round_us), us;
+
+	/* Before the first round ends */
+	if (!avg)
+		return 5000 + rand_r(state) % 35000;
+	/* Uniform in [avg / 3, 3 * avg]: ~45% of the rounds see no replacement */
+	us = avg / 3 + (unsigned long)rand_r(state) % (3 * avg - avg / 3 + 1);
+	return us < MAX_PAUSE_US ? us : MAX_PAUSE_US;
+}
 
 static void *remapper_run(void *arg)
 {
@@ -78,11 +111,7 @@ static void *remapper_run(void *arg)
 			break;
 		}
 		atomic_fetch_add(&r->done, 1);
-		/*
-		 * 5 to 40 ms: a round takes a few ms to tens of ms under
-		 * TCG, so some race with a replacement and some do not.
-		 */
-		usleep(5000 + rand_r(&state) % 35000);
+		usleep(remapper_pause(r, &state));
 	}
 	return NULL;
 }
@@ -403,9 +432,12 @@ TEST_F_TIMEOUT(migration_race, every_round_reads_back_what_it_wrote,
 	TH_LOG("%s", odp_reason());
 
 	do {
+		double begin = odp_now_ms();
+
 		done = round_trip(_metadata, self, ++round, &seed);
 		if (!done || _metadata->exit_code)
 			break;
+		remapper_note_round(&self->remapper, odp_now_ms() - begin);
 		trips = atomic_load(&self->mover.trips);
 	} while ((round < MIN_ROUNDS || trips < MIN_TRIPS ||
 		  (variant->remap &&
