@@ -19,18 +19,18 @@
  * migrations to the device.
  *
  * The *_remap variants add a third thread that replaces pages 6-9 of the
- * MR's buffer with fresh anonymous memory now and then, pausing about as
- * long as a round takes (mmap MAP_FIXED: the old pages are unmapped and new
- * ones mapped in one step; a hole would be a remote access error, by
- * design).  A round that a replacement overlapped may find a replaced page
- * empty (the write went to the old page, which is gone), never anything but
- * this round's bytes or zeros.  A round that no replacement overlapped
- * must find every byte, and so must the CPU in the buffer: were the NIC
- * still to reach an old page after its replacement, its write would be read
- * back through the NIC but be missing there.  (The CPU's reads migrate the
- * pages on the device back to RAM; test_hmm's own view, HMM_DMIRROR_READ,
- * would not, but it memcpy()s from device private pages with the mover
- * running: the upstream oops in the README's Known issues.)
+ * MR's buffer with fresh anonymous memory, pausing a third to three times
+ * as long as a round takes in between (mmap MAP_FIXED: the old pages are
+ * unmapped and new ones mapped in one step; a hole would be a remote access
+ * error, by design).  A round that a replacement overlapped may find a
+ * replaced page empty (the write went to the old page, which is gone), never
+ * anything but this round's bytes or zeros.  A round that no replacement
+ * overlapped must find every byte, and so must the CPU in the buffer: were
+ * the NIC still to reach an old page after its replacement, its write would
+ * be read back through the NIC but be missing there.  (The CPU's reads
+ * migrate the pages on the device back to RAM; test_hmm's own view,
+ * HMM_DMIRROR_READ, would not, but it memcpy()s from device private pages
+ * with the mover running: the upstream oops in the README's Known issues.)
  */
 #include "odp_harness.h"
 
@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #define NPAGES 16
 /* The pages the remapper replaces, inside the range under traffic */
@@ -57,50 +58,73 @@
 struct remapper {
 	pthread_t thread;
 	uint8_t *addr; /* the first page it replaces */
+	unsigned int state; /* rand_r()'s, seeded before the thread starts */
 	atomic_bool stop;
 	/* Replacements begun and done: equal when none is under way */
 	atomic_ulong begun, done;
 	atomic_int err;
 	/*
 	 * How long a round takes, in us: a moving average that the rounds
-	 * keep, 0 until the first one ends.  The remapper pauses 1/3 to 3
-	 * times that between replacements, so that about half the rounds race
-	 * a replacement and half do not, on a kernel of any speed (a round
-	 * takes under 20 ms on the base kernel under TCG, 0.6 s on the debug
-	 * kernel).
+	 * keep, 0 until the first one ends (a round takes under 20 ms on the
+	 * base kernel under TCG, 0.6 s on the debug kernel).
 	 */
 	atomic_ulong round_us;
 };
 
-/* The longest pause between replacements: bounds stop_remapper()'s wait */
-#define MAX_PAUSE_US 10000000UL
+/*
+ * The longest round the pauses follow: a round this long is a stalled NIC,
+ * not a slow kernel.  It keeps 3 * avg within RAND_MAX and unsigned long.
+ */
+#define MAX_ROUND_US (10 * 1000 * 1000UL)
+/* The step of the remapper's pauses: how soon it sees a stop */
+#define PAUSE_STEP_US (10 * 1000UL)
 
 /* Folds the duration of a round that ended into remapper->round_us */
 static void remapper_note_round(struct remapper *r, double ms)
 {
-	unsigned long us = ms > 0 ? (unsigned long)(ms * 1000) : 1;
 	unsigned long avg = atomic_load(&r->round_us);
+	unsigned long us = 1;
 
+	if (ms * 1000 >= MAX_ROUND_US)
+		us = MAX_ROUND_US;
+	else if (ms * 1000 >= 1)
+		us = (unsigned long)(ms * 1000);
 	atomic_store(&r->round_us, avg ? (3 * avg + us) / 4 : us);
 }
 
-static useconds_t remapper_pause(struct remapper *r, unsigned int *state)
+/*
+ * The pause before the next replacement, in us: uniform in [avg / 3,
+ * 3 * avg] for an average round of avg.  A round is left alone when the
+ * pause under way outlasts it: with pauses P of mean 5 * avg / 3, that is
+ * E[max(P - avg, 0)] / E[P] = (3 * avg / 4) / (5 * avg / 3), 45% of the
+ * rounds, on a kernel of any speed.  5 to 40 ms before the first round ends.
+ */
+static unsigned long remapper_pause(struct remapper *r)
 {
-	unsigned long avg = atomic_load(&r->round_us), us;
+	unsigned long avg = atomic_load(&r->round_us);
 
-	/* Before the first round ends */
 	if (!avg)
-		return 5000 + rand_r(state) % 35000;
-	/* Uniform in [avg / 3, 3 * avg]: ~45% of the rounds see no replacement */
-	us = avg / 3 + (unsigned long)rand_r(state) % (3 * avg - avg / 3 + 1);
-	return us < MAX_PAUSE_US ? us : MAX_PAUSE_US;
+		return 5000 + rand_r(&r->state) % 35000;
+	return avg / 3 +
+	       (unsigned long)rand_r(&r->state) % (3 * avg - avg / 3 + 1);
+}
+
+/* Sleeps @us, or less if the remapper is told to stop */
+static void remapper_sleep(struct remapper *r, unsigned long us)
+{
+	while (us && !atomic_load(&r->stop)) {
+		unsigned long step = us < PAUSE_STEP_US ? us : PAUSE_STEP_US;
+		const struct timespec ts = { .tv_nsec = step * 1000 };
+
+		nanosleep(&ts, NULL);
+		us -= step;
+	}
 }
 
 static void *remapper_run(void *arg)
 {
 	struct remapper *r = arg;
 	size_t len = REMAP_PAGES * odp_page_size();
-	unsigned int state = odp_seed();
 
 	while (!atomic_load(&r->stop)) {
 		atomic_fetch_add(&r->begun, 1);
@@ -111,7 +135,7 @@ static void *remapper_run(void *arg)
 			break;
 		}
 		atomic_fetch_add(&r->done, 1);
-		usleep(remapper_pause(r, &state));
+		remapper_sleep(r, remapper_pause(r));
 	}
 	return NULL;
 }
@@ -251,6 +275,7 @@ FIXTURE_SETUP(migration_race)
 		self->view = malloc(size);
 		ASSERT_NE(NULL, self->view);
 		self->remapper.addr = self->dev.addr + REMAP_FIRST * page;
+		self->remapper.state = odp_seed();
 		err = pthread_create(&self->remapper.thread, NULL, remapper_run,
 				     &self->remapper);
 		ASSERT_EQ(0, err) TH_LOG("pthread_create: %s", strerror(err));
