@@ -58,7 +58,7 @@
 struct remapper {
 	pthread_t thread;
 	uint8_t *addr; /* the first page it replaces */
-	unsigned int state; /* rand_r()'s, seeded before the thread starts */
+	unsigned int state; /* odp_rnd()'s, seeded before the thread starts */
 	atomic_bool stop;
 	/* Replacements begun and done: equal when none is under way */
 	atomic_ulong begun, done;
@@ -73,7 +73,7 @@ struct remapper {
 
 /*
  * The longest round the pauses follow: a round this long is a stalled NIC,
- * not a slow kernel.  It keeps 3 * avg within RAND_MAX and unsigned long.
+ * not a slow kernel.  It keeps 3 * avg within RAND_MAX and odp_rnd()'s range.
  */
 #define MAX_ROUND_US (10 * 1000 * 1000UL)
 /* The step of the remapper's pauses: how soon it sees a stop */
@@ -104,9 +104,8 @@ static unsigned long remapper_pause(struct remapper *r)
 	unsigned long avg = atomic_load(&r->round_us);
 
 	if (!avg)
-		return 5000 + rand_r(&r->state) % 35000;
-	return avg / 3 +
-	       (unsigned long)rand_r(&r->state) % (3 * avg - avg / 3 + 1);
+		return 5000 + odp_rnd(&r->state, 35000);
+	return avg / 3 + odp_rnd(&r->state, 3 * avg - avg / 3 + 1);
 }
 
 /* Sleeps @us, or less if the remapper is told to stop */
