@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +94,48 @@ static bool json_parses(const char *json)
 	return pclose(f) == 0;
 }
 
+/*
+ * The exporter under test, odp_dmirror_path(), as the tool should name it:
+ * its spec (test_hmm:N) and the PCI function whose BAR holds its memory,
+ * found here from the driver's side: the function bound to test_hmm_bar
+ * whose sysfs directory holds the device ("" for none: memory in RAM).
+ */
+struct exporter_name {
+	char spec[64];
+	char pci[64];
+};
+
+static bool exporter_name(struct exporter_name *e)
+{
+	static const char drv[] = "/sys/bus/pci/drivers/test_hmm_bar";
+	const char *path = odp_dmirror_path(), *name = strrchr(path, '/');
+	struct dirent *de;
+	DIR *d;
+
+	if (!name || strncmp(name + 1, "hmm_dmirror", 11))
+		return false;
+	name++;
+	snprintf(e->spec, sizeof(e->spec), "test_hmm:%s", name + 11);
+	e->pci[0] = '\0';
+	d = opendir(drv);
+	while (d && (de = readdir(d))) {
+		char p[PATH_MAX];
+
+		if (!strchr(de->d_name, ':') ||
+		    strlen(de->d_name) >= sizeof(e->pci))
+			continue; /* not a PCI address */
+		snprintf(p, sizeof(p), "%s/%s/%s", drv, de->d_name, name);
+		if (!access(p, F_OK)) {
+			memcpy(e->pci, de->d_name, strlen(de->d_name) + 1);
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	/* The BAR device is on a PCI function: else this checks nothing */
+	return !odp_dmirror_is_bar() || e->pci[0];
+}
+
 #define EXPECT_HAS(out, needle)              \
 	EXPECT_NE(NULL, strstr(out, needle)) \
 	TH_LOG("expected \"%s\" in the output:\n%s", needle, out)
@@ -143,18 +187,26 @@ FIXTURE_TEARDOWN(odp_devmem)
 
 TEST_F(odp_devmem, status_says_usable_in_text_and_json)
 {
-	char line[160];
+	struct exporter_name e;
+	char line[256];
 	int st;
 	char *out = run_tool(&st, true, "");
 
 	ASSERT_NE(NULL, out);
+	ASSERT_TRUE(exporter_name(&e))
+	TH_LOG("%s: no such test_hmm device, or its PCI function not found",
+	       odp_dmirror_path());
 	EXPECT_EQ(0, st) TH_LOG("%s", out);
 	EXPECT_HAS(out, "device-private ODP aliases: supported");
 	snprintf(line, sizeof(line),
 		 "%-12s ODP, device private pages stay in place (odp-alias on)",
 		 self->pair.resp.name);
 	EXPECT_HAS(out, line);
-	EXPECT_HAS(out, "test_hmm:0   /dev/hmm_dmirror0, device private");
+	/* A BAR's PCI function is named; nothing follows RAM's kind */
+	snprintf(line, sizeof(line), "%-12s %s, device private%s%s\n", e.spec,
+		 odp_dmirror_path(), e.pci[0] ? " in a BAR of PCI " : "",
+		 e.pci);
+	EXPECT_HAS(out, line);
 	EXPECT_HAS(out, "usable       ODP MRs on ");
 	free(out);
 
@@ -401,22 +453,33 @@ TEST_F(odp_devmem, where_reports_every_page)
 TEST_F(odp_devmem, exporters_and_their_counters)
 {
 	struct hmm_dmirror_counters c;
-	char want[256];
+	struct exporter_name e;
+	char want[512], pci[80];
 	int st;
 	char *out;
 
+	ASSERT_TRUE(exporter_name(&e))
+	TH_LOG("%s: no such test_hmm device, or its PCI function not found",
+	       odp_dmirror_path());
 	out = run_tool(&st, false, "exporter -j");
 	ASSERT_NE(NULL, out);
 	EXPECT_EQ(0, st);
 	EXPECT_TRUE(json_parses(out)) TH_LOG("%s", out);
-	EXPECT_HAS(out, "{\"spec\":\"test_hmm:0\",\"kind\":\"device private\","
-			"\"available\":true,\"detail\":\"/dev/hmm_dmirror0\"}");
+	if (e.pci[0])
+		snprintf(pci, sizeof(pci), "\"%s\"", e.pci);
+	else
+		snprintf(pci, sizeof(pci), "null");
+	snprintf(want, sizeof(want),
+		 "{\"spec\":\"%s\",\"kind\":\"device private\","
+		 "\"available\":true,\"detail\":\"%s\",\"pci\":%s}",
+		 e.spec, odp_dmirror_path(), pci);
+	EXPECT_HAS(out, want);
 	EXPECT_HAS(out, "{\"spec\":\"cuda\",\"kind\":\"device private\","
 			"\"available\":");
 	free(out);
 
 	/* Without --evict it refuses, and the device keeps its pages */
-	out = run_tool(&st, true, "exporter counters test_hmm:0");
+	out = run_tool(&st, true, "exporter counters %s", e.spec);
 	ASSERT_NE(NULL, out);
 	EXPECT_EQ(2, st);
 	EXPECT_HAS(out, "add --evict");
@@ -428,14 +491,14 @@ TEST_F(odp_devmem, exporters_and_their_counters)
 	ASSERT_EQ(0, dmirror_read_counters(self->dmirror, &c))
 	TH_LOG("%s", odp_reason());
 	EXPECT_NE(0ULL, c.alias_offered);
-	out = run_tool(&st, false, "-j exporter counters test_hmm:0 --evict");
+	out = run_tool(&st, false, "-j exporter counters %s --evict", e.spec);
 	ASSERT_NE(NULL, out);
 	EXPECT_EQ(0, st);
 	snprintf(
 		want, sizeof(want),
-		"{\"exporter\":\"test_hmm:/dev/hmm_dmirror0\",\"counters\":{\"migrated_to_host\":%llu,"
+		"{\"exporter\":\"test_hmm:%s\",\"counters\":{\"migrated_to_host\":%llu,"
 		"\"alias_offered\":%llu,\"alias_refused\":%llu}}\n",
-		(unsigned long long)c.migrated_to_ram,
+		odp_dmirror_path(), (unsigned long long)c.migrated_to_ram,
 		(unsigned long long)c.alias_offered,
 		(unsigned long long)c.alias_refused);
 	EXPECT_STREQ(want, out);

@@ -390,28 +390,60 @@ struct exporter {
 	char spec[32]; /* what hmmem_open() takes */
 	char where[320]; /* device node, or why not available */
 	const char *kind;
+	char pci[64]; /* the PCI function whose BAR is the memory, or "" */
 	bool usable; /* device private memory an importer can alias */
 };
 
 #define MAX_EXPORTERS 17
 
-/* Whether @path is a char device that sysfs names hmm_dmirror* */
-static bool is_dmirror(const char *path)
+/* The last component of the symbolic link @path, in @buf; NULL if none */
+static const char *link_base(const char *path, char *buf, size_t len)
 {
-	char sys[64], link[PATH_MAX], *base;
+	ssize_t n = readlink(path, buf, len - 1);
+	const char *base;
+
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	base = strrchr(buf, '/');
+	return base ? base + 1 : buf;
+}
+
+/*
+ * Whether @path is a char device that sysfs names hmm_dmirror*.  If it is,
+ * @pci gets the PCI function that is its parent device, or "" when it has
+ * none: test_hmm's devices on a PCI function (test_hmm_bar) keep their
+ * device memory in that function's BAR, the others in system RAM.  Such a
+ * device has no class, hence no "device" link: its parent is the directory
+ * its sysfs directory is in.
+ */
+static bool is_dmirror(const char *path, char *pci, size_t pci_len)
+{
+	char sys[64], dir[PATH_MAX], link[PATH_MAX], sub[PATH_MAX + 16];
+	const char *base;
 	struct stat st;
-	ssize_t n;
+	char *slash;
 
 	if (stat(path, &st) || !S_ISCHR(st.st_mode))
 		return false;
 	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev),
 		 minor(st.st_rdev));
-	n = readlink(sys, link, sizeof(link) - 1);
-	if (n <= 0)
+	base = link_base(sys, link, sizeof(link));
+	if (!base || strncmp(base, "hmm_dmirror", 11))
 		return false;
-	link[n] = '\0';
-	base = strrchr(link, '/');
-	return !strncmp(base ? base + 1 : link, "hmm_dmirror", 11);
+	pci[0] = '\0';
+	if (!realpath(sys, dir) || !(slash = strrchr(dir, '/')))
+		return true;
+	*slash = '\0';
+	/* dir is the parent's directory now: a PCI function's, or not */
+	snprintf(sub, sizeof(sub), "%s/subsystem", dir);
+	base = link_base(sub, link, sizeof(link));
+	if (!base || strcmp(base, "pci"))
+		return true;
+	base = strrchr(dir, '/') + 1;
+	if (strlen(base) < pci_len)
+		memcpy(pci, base, strlen(base) + 1);
+	return true;
 }
 
 static int find_exporters(struct exporter *ex)
@@ -432,12 +464,16 @@ static int find_exporters(struct exporter *ex)
 			continue;
 		id = strtoul(num, &end, 10);
 		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		if (*end || !is_dmirror(path))
+		if (*end || !is_dmirror(path, ex[n].pci, sizeof(ex[n].pci)))
 			continue;
 		snprintf(ex[n].spec, sizeof(ex[n].spec), "test_hmm:%lu", id);
 		snprintf(ex[n].where, sizeof(ex[n].where), "%s", path);
-		/* test_hmm: devices 0 and 1 private, 2 and 3 coherent */
-		ex[n].usable = id < 2;
+		/*
+		 * test_hmm numbers its devices: 0 and 1 device private, 2 and
+		 * 3 device coherent, 4 and 5 device private in a PCI BAR (a
+		 * BAR device is told by its PCI parent, found above).
+		 */
+		ex[n].usable = id != 2 && id != 3;
 		ex[n].kind = ex[n].usable ? "device private" :
 					    "device coherent";
 		n++;
@@ -455,6 +491,7 @@ static int find_exporters(struct exporter *ex)
 	}
 	snprintf(ex[n].spec, sizeof(ex[n].spec), "cuda");
 	ex[n].kind = "device private";
+	ex[n].pci[0] = '\0';
 	h = hmmem_open("cuda");
 	ex[n].usable = h >= 0;
 	if (h >= 0) {
@@ -475,8 +512,11 @@ static void show_exporters(const struct exporter *ex, int n)
 		jw_open("exporters", '[');
 	for (i = 0; i < n; i++) {
 		if (!json && (ex[i].usable || strcmp(ex[i].spec, "cuda"))) {
-			printf("%-12s %s, %s\n", ex[i].spec, ex[i].where,
+			printf("%-12s %s, %s", ex[i].spec, ex[i].where,
 			       ex[i].kind);
+			if (ex[i].pci[0])
+				printf(" in a BAR of PCI %s", ex[i].pci);
+			putchar('\n');
 			continue;
 		}
 		if (!json) {
@@ -488,6 +528,7 @@ static void show_exporters(const struct exporter *ex, int n)
 		jw_str("kind", ex[i].kind);
 		jw_bool("available", ex[i].usable);
 		jw_str("detail", ex[i].where);
+		jw_str("pci", ex[i].pci[0] ? ex[i].pci : NULL);
 		jw_close('}');
 	}
 	if (json)
