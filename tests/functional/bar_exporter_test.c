@@ -30,7 +30,10 @@
  *     READ returns the BAR's bytes;
  *   - unbinding the function while rxe maps aliases of its pages unmaps
  *     them from the MR (counted as invalidations) as the pages migrate back
- *     with every byte; the MR keeps working on RAM, and nothing oopses.
+ *     with every byte; the MR keeps working on RAM, and nothing oopses;
+ *   - so does removing the function, as a hot-unplug does (sysfs remove:
+ *     pci_stop_and_remove_bus_device(), which pciehp calls for a slot whose
+ *     device goes); a rescan brings it back.
  */
 #include "odp_harness.h"
 
@@ -428,6 +431,50 @@ TEST_F(bar, unbinding_migrates_everything_back)
 	EXPECT_OK(dmirror_close(fd));
 }
 
+/*
+ * How a test takes the BAR away while it is in use: unbinding test_hmm_bar
+ * from the function, or removing the function from the PCI bus as a
+ * hot-unplug does.
+ */
+enum bar_gone {
+	BAR_PRESENT,
+	BAR_UNBOUND,
+	BAR_REMOVED
+};
+
+static bool take_away(const char *pci, enum bar_gone how)
+{
+	char path[PATH_MAX + 16];
+
+	if (how == BAR_UNBOUND)
+		return sysfs_write("/sys/bus/pci/drivers/test_hmm_bar/unbind",
+				   strrchr(pci, '/') + 1);
+	snprintf(path, sizeof(path), "%s/remove", pci);
+	return sysfs_write(path, "1");
+}
+
+/*
+ * Undoes take_away(): a removed function comes back with a rescan, as a
+ * new PCI device that test_hmm_bar only takes through driver_override.
+ */
+static bool bring_back(const char *addr, enum bar_gone how)
+{
+	if (how == BAR_REMOVED) {
+		char path[PATH_MAX];
+		int i;
+
+		if (!sysfs_write("/sys/bus/pci/rescan", "1"))
+			return odp_fail_errno(errno, "PCI rescan");
+		snprintf(path, sizeof(path),
+			 "/sys/bus/pci/devices/%s/driver_override", addr);
+		for (i = 0; i < 50 && access(path, F_OK); i++)
+			usleep(100000);
+		if (!sysfs_write(path, "test_hmm_bar"))
+			return odp_fail_errno(errno, "%s", path);
+	}
+	return rebind(addr);
+}
+
 FIXTURE(bar_rdma)
 {
 	struct odp_pair pair;
@@ -436,7 +483,7 @@ FIXTURE(bar_rdma)
 	struct odp_buf dev; /* the ODP MR on rxe_b, moved to the BAR device */
 	struct odp_buf local; /* on rxe_a, in RAM */
 	struct hmm_dmirror_counters before; /* the BAR device's, after the move */
-	bool unbound; /* the test unbound the function: teardown rebinds */
+	enum bar_gone gone; /* how the test took the BAR away, for teardown */
 };
 
 FIXTURE_SETUP(bar_rdma)
@@ -445,7 +492,7 @@ FIXTURE_SETUP(bar_rdma)
 
 	self->fd = -1;
 	self->bar.map = NULL;
-	self->unbound = false;
+	self->gone = BAR_PRESENT;
 	if (!open_pair(_metadata, &self->pair,
 		       IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ, 0))
 		return;
@@ -477,12 +524,38 @@ FIXTURE_TEARDOWN(bar_rdma)
 {
 	if (self->bar.map)
 		munmap(self->bar.map, self->bar.len);
-	if (self->unbound) {
+	if (self->gone != BAR_PRESENT) {
+		size_t len = 4 * odp_page_size();
+		uint8_t *buf, *copy = malloc(len);
+
 		/* The function binds only once no file holds the old device */
 		EXPECT_OK(dmirror_close(self->fd));
 		self->fd = -1;
-		EXPECT_TRUE(rebind(strrchr(self->bar.pci, '/') + 1))
+		EXPECT_TRUE(
+			bring_back(strrchr(self->bar.pci, '/') + 1, self->gone))
 		TH_LOG("%s", odp_reason());
+		/* And the device it comes back as works */
+		self->fd = dmirror_open(odp_dmirror_bar_path());
+		EXPECT_LE(0, self->fd) TH_LOG("%s", odp_reason());
+		buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		EXPECT_NE(MAP_FAILED, buf);
+		EXPECT_NE(NULL, copy);
+		/* No ASSERT here: it would end the teardown */
+		if (self->fd >= 0 && buf != MAP_FAILED && copy) {
+			odp_fill(buf, len, self->dev.seed ^ 0x77777777);
+			EXPECT_OK(dmirror_migrate_to_device(self->fd, buf, 4,
+							    copy));
+			EXPECT_PATTERN("the device's copy", copy, 0, len,
+				       self->dev.seed ^ 0x77777777);
+			EXPECT_EQ((size_t)0,
+				  odp_verify(buf, 0, len,
+					     self->dev.seed ^ 0x77777777, NULL))
+			TH_LOG("after coming back: %s", odp_reason());
+		}
+		if (buf != MAP_FAILED)
+			munmap(buf, len);
+		free(copy);
 	}
 	close_device_test(_metadata, &self->pair, self->fd,
 			  (struct odp_buf *const[]){ &self->local, &self->dev },
@@ -575,10 +648,15 @@ TEST_F_TIMEOUT(bar_rdma, rdma_write_lands_in_the_bar, ODP_TEST_TIMEOUT)
 	free(want);
 }
 
-TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
-	       ODP_TEST_TIMEOUT)
+/*
+ * Takes the BAR away (@how) after an RDMA WRITE mapped aliases of pages
+ * 5-14: rxe must unmap them (counted as invalidations) as the pages migrate
+ * back with every byte, and the MR must work on in RAM.
+ */
+static void bar_goes_under_the_mr(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(bar_rdma) * self,
+				  enum bar_gone how)
 {
-	const char *addr = strrchr(self->bar.pci, '/') + 1;
 	size_t page = odp_page_size(), size = NPAGES * page;
 	size_t off = 5 * page + 99, len = 9 * page + 2; /* pages 5-14 */
 	size_t off2 = 20 * page + 3000, len2 = 7 * page; /* pages 20-27 */
@@ -595,10 +673,15 @@ TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
 
 	munmap(self->bar.map, self->bar.len);
 	self->bar.map = NULL;
-	ASSERT_TRUE(
-		sysfs_write("/sys/bus/pci/drivers/test_hmm_bar/unbind", addr))
-	TH_LOG("unbind %s: %s", addr, strerror(errno));
-	self->unbound = true;
+	self->gone = how; /* teardown brings it back, even half gone */
+	ASSERT_TRUE(take_away(self->bar.pci, how))
+	TH_LOG("%s %s: %s", how == BAR_UNBOUND ? "unbind" : "remove",
+	       self->bar.pci, strerror(errno));
+	EXPECT_NE(0, access(odp_dmirror_bar_path(), F_OK))
+	TH_LOG("%s still there", odp_dmirror_bar_path());
+	if (how == BAR_REMOVED)
+		EXPECT_NE(0, access(self->bar.pci, F_OK))
+	TH_LOG("%s still on the bus", self->bar.pci);
 	EXPECT_OK(dmirror_check_places(self->fd, self->dev.addr, NPAGES, 0,
 				       NPAGES - 1, DMIRROR_IN_RAM,
 				       DMIRROR_IN_RAM));
@@ -606,7 +689,7 @@ TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
 					self->dev.mr->rkey, &mr2))
 	TH_LOG("the MR is gone: %s", odp_reason());
 	EXPECT_LE(mr.page_invalidations + 10, mr2.page_invalidations)
-	TH_LOG("unbinding unmapped %llu of the 10 aliases",
+	TH_LOG("taking the BAR away unmapped %llu of the 10 aliases",
 	       (unsigned long long)(mr2.page_invalidations -
 				    mr.page_invalidations));
 
@@ -616,11 +699,23 @@ TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
 	expected_mr(self, want, off, len);
 	fill_range(want, off2, off2 + len2, self->local.seed);
 	EXPECT_EQ(0, memcmp(self->dev.addr, want, size))
-	TH_LOG("bytes lost or misplaced across the unbind");
+	TH_LOG("bytes lost or misplaced as the BAR went");
 	EXPECT_OK(dmirror_check_places(self->fd, self->dev.addr, NPAGES, 0,
 				       NPAGES - 1, DMIRROR_IN_RAM,
 				       DMIRROR_IN_RAM));
 	free(want);
+}
+
+TEST_F_TIMEOUT(bar_rdma, unbinding_unmaps_the_aliases_and_keeps_the_mr_working,
+	       ODP_TEST_TIMEOUT)
+{
+	bar_goes_under_the_mr(_metadata, self, BAR_UNBOUND);
+}
+
+TEST_F_TIMEOUT(bar_rdma, removing_unmaps_the_aliases_and_keeps_the_mr_working,
+	       ODP_TEST_TIMEOUT)
+{
+	bar_goes_under_the_mr(_metadata, self, BAR_REMOVED);
 }
 
 TEST_HARNESS_MAIN

@@ -57,14 +57,8 @@ for d in "$ODP_DMIRROR" "$ODP_DMIRROR_PEER"; do
 done
 
 # test_hmm's PCI driver matches nothing by itself: hand it the ivshmem
-# functions (Red Hat 1af4:1110) that run-vm.sh adds, in PCI address order,
-# so that A gets /dev/hmm_dmirror4 and B /dev/hmm_dmirror5.
-for f in /sys/bus/pci/devices/*; do
-	[ "$(cat "$f/vendor"):$(cat "$f/device")" = 0x1af4:0x1110 ] || continue
-	echo test_hmm_bar >"$f/driver_override"
-	[ -e "$f/driver" ] || echo "${f##*/}" >/sys/bus/pci/drivers_probe
-	[ -e "$f/driver" ] || fail "test_hmm_bar did not bind ${f##*/} (dmesg: $(dmesg | grep -i "${f##*/}" | tail -n 2))"
-done
+# functions that run-vm.sh adds (A gets /dev/hmm_dmirror4, B 5).
+"$here/bind-bar.sh" || fail "the BAR exporter's functions did not all bind"
 
 # A PCI importer that cannot reach those BARs by P2PDMA, for hmm-tests: a
 # function on the root complex, while they are behind a switch (run-vm.sh),
