@@ -1,10 +1,13 @@
 #!/bin/bash
 # preload_pingpong_test.sh ODP_DEVMEM RDMA_CORE_BIN: unmodified verbs
 # programs on device memory.  rdma-core's ibv_rc_pingpong -o -c (ODP MRs,
-# the server checks what it received) between host A (rxe_a, test_hmm:0)
-# and host B (rxe_b, test_hmm:1, namespace B), each under
+# the server checks what it received) between host A (rxe_a, test_hmm's
+# $ODP_DMIRROR, default /dev/hmm_dmirror0) and host B (rxe_b,
+# $ODP_DMIRROR_PEER, default /dev/hmm_dmirror1; namespace B), each under
 # `odp-devmem run -n 1`: the preload library moves each ODP MR's buffer to
 # its own test_hmm device at registration and after every completion.
+# ctest runs it on the RAM-backed devices and, as preload_pingpong_test_bar,
+# on the BAR devices (4 and 5), whose aliases rxe reaches through MMIO.
 # Prints KTAP, one result per check:
 #   - both sides exit 0 (rc_pingpong's own check, -c, compares every byte
 #     the server received with a constant: weak; the byte-exact checks of
@@ -24,6 +27,7 @@ set -u
 tool="${1:?usage: preload_pingpong_test.sh ODP_DEVMEM RDMA_CORE_BIN}"
 bin="${2:?usage: preload_pingpong_test.sh ODP_DEVMEM RDMA_CORE_BIN}"
 dev_a="${ODP_DEV_A:-rxe_a}" dev_b="${ODP_DEV_B:-rxe_b}"
+dm_a="${ODP_DMIRROR:-/dev/hmm_dmirror0}" dm_b="${ODP_DMIRROR_PEER:-/dev/hmm_dmirror1}"
 ns_b="${ODP_NS_B:-B}" ip_b="${ODP_IP_B:-198.18.0.2}"
 size=65536 iters=20 pages=16
 tmp=$(mktemp -d)
@@ -33,13 +37,14 @@ trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
 
 if [ ! -e /sys/class/infiniband/"$dev_a" ] || [ ! -e /sys/class/infiniband/"$dev_b" ] ||
-	[ ! -c /dev/hmm_dmirror0 ] || [ ! -c /dev/hmm_dmirror1 ] || ! ip netns exec "$ns_b" true 2>/dev/null; then
+	[ ! -c "$dm_a" ] || [ ! -c "$dm_b" ] || ! ip netns exec "$ns_b" true 2>/dev/null; then
 	echo "TAP version 13"
-	echo "1..0 # SKIP needs $dev_a, $dev_b in namespace $ns_b and test_hmm"
+	echo "1..0 # SKIP needs $dev_a, $dev_b in namespace $ns_b and test_hmm's $dm_a and $dm_b"
 	[ "${ODP_NO_SKIP:-0}" = 1 ] && exit 1
 	exit 4
 fi
 echo "TAP version 13"
+echo "# exporters: test_hmm:$dm_a (host A), test_hmm:$dm_b (host B)"
 echo "1..11"
 
 # pingpong TAG [RUN-OPTION...]: server on B, client on A; reports in
@@ -47,7 +52,7 @@ echo "1..11"
 pingpong() {
 	local tag="$1" srv rc_s rc_c
 	shift
-	ip netns exec "$ns_b" "$tool" run -e test_hmm:1 -n 1 -r "$tmp/$tag.server.report" "$@" -- \
+	ip netns exec "$ns_b" "$tool" run -e "test_hmm:$dm_b" -n 1 -r "$tmp/$tag.server.report" "$@" -- \
 		timeout 120 "$bin/ibv_rc_pingpong" -d "$dev_b" -g 1 -o -c -n "$iters" -s "$size" \
 		>"$tmp/$tag.server.log" 2>&1 &
 	srv=$!
@@ -56,7 +61,7 @@ pingpong() {
 		ip netns exec "$ns_b" ss -Hltn 'sport = :18515' 2>/dev/null | grep -q . && break
 		sleep 0.2
 	done
-	"$tool" run -e test_hmm:0 -n 1 -r "$tmp/$tag.client.report" "$@" -- \
+	"$tool" run -e "test_hmm:$dm_a" -n 1 -r "$tmp/$tag.client.report" "$@" -- \
 		timeout 120 "$bin/ibv_rc_pingpong" -d "$dev_a" -g 1 -o -c -n "$iters" -s "$size" "$ip_b" \
 		>"$tmp/$tag.client.log" 2>&1
 	rc_c=$?
@@ -72,7 +77,7 @@ diag() { cat "$tmp/$1".*.log "$tmp/$1".*.report 2>/dev/null; }
 pingpong aliases
 result "rc_pingpong -o -c with aliases: both sides exit 0 (its own check included)" $? "$(diag aliases)"
 c="$tmp/aliases.client.report" s="$tmp/aliases.server.report"
-grep -q "$pages pages at 0x[0-9a-f]*: $pages on test_hmm:/dev/hmm_dmirror0 at deregistration; odp-alias on" "$c"
+grep -q "$pages pages at 0x[0-9a-f]*: $pages on test_hmm:$dm_a at deregistration; odp-alias on" "$c"
 result "client: all $pages pages on the device at deregistration" $? "$(cat "$c")"
 [ "$(field "$c" alias_pages)" -gt 0 ] && [ "$(field "$s" alias_pages)" -gt 0 ] &&
 	[ "$(field "$c" alias_fallbacks)" -eq 0 ] && [ "$(field "$s" alias_fallbacks)" -eq 0 ]
