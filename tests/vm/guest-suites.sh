@@ -1,15 +1,16 @@
 #!/bin/bash
 # guest-suites.sh [SUITE...]: run the test suites inside the VM (called by
 # guest-run.sh in host A's namespace).  Suites: functional, hmm-tests,
-# hmm-tests-upstream, kunit, rdma-selftests, pyverbs, stress, fuzz (default:
-# all).  Each
+# hmm-tests-upstream, kunit, rdma-selftests, pyverbs, pyverbs-bar, stress,
+# stress-bar, fuzz (default: all).  Each
 # suite runs as a stage (as the host's build stages do) and prints its
 # counts and failures; its log and JUnit XML go to $ODP_TEST_RESULTS
 # (default $ODP_BUILD/test-results).  A suite that fails without a failed
 # test (a timeout: status 124) counts as one failed test.  The exit status
 # is non-zero if any suite failed.
 # ODP_PYVERBS_MUST_RUN: the pyverbs tests that must not skip (pyverbs()).
-# ODP_STRESS_ARGS, ODP_FUZZ_ARGS: odp_stress's, odp_fuzz's options;
+# ODP_STRESS_ARGS, ODP_STRESS_BAR_ARGS, ODP_FUZZ_ARGS: odp_stress's (on
+# the RAM-backed and on the BAR device), odp_fuzz's options;
 # ODP_STRESS_TIMEOUT: how long odp_stress may take in all (default 900 s).
 # ODP_TIMEOUT_SCALE (guest-debug.sh): the suites' timeouts, times this.
 . "$(dirname "$0")/../../scripts/lib.sh"
@@ -24,7 +25,7 @@ report=("$ODP_PYTHON" "$ODP_ROOT/tests/report.py")
 mkdir -p "$out"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs rdma-selftests stress fuzz)
+[ ${#suites[@]} -gt 0 ] || suites=(functional hmm-tests hmm-tests-upstream kunit pyverbs pyverbs-bar rdma-selftests stress stress-bar fuzz)
 status=0
 
 # run_suite NAME FN: FN's status is the suite's; one failed case for a
@@ -129,6 +130,22 @@ pyverbs() {
 	return "$rc"
 }
 
+pyverbs_bar() {
+	# The ODP tests over device memory (providers/ 0005) once more, on
+	# test_hmm's BAR device (run_tests.py --hmm-dmirror): P2PDMA aliases,
+	# reached by rxe through MMIO.  None may skip.
+	local sel='^tests\.test_odp\.OdpDeviceMemoryTestCase\.'
+	(cd "$ODP_RDMA_CORE_SRC" &&
+		timeout $((300 * scale)) "$ODP_PYTHON" "$here/pyverbs_run.py" \
+			--src "$ODP_RDMA_CORE_SRC" --build "$ODP_RDMA_CORE_BUILD" \
+			--dev "$ODP_DEV_A" --hmm-dmirror "$ODP_DMIRROR_BAR" --select "$sel" \
+			--must-run "$sel" --suite pyverbs-bar --junit "$out/pyverbs-bar.xml") \
+		>"$out/pyverbs-bar.log" 2>&1
+	local rc=$?
+	"${report[@]}" show pyverbs-bar "$out/pyverbs-bar.xml"
+	return "$rc"
+}
+
 # tap_program NAME LIMIT SUMMARY CMD...: run one of our TAP programs under
 # LIMIT seconds (times ODP_TIMEOUT_SCALE), its output in NAME.log and its
 # results in NAME.xml, and print its lines that match the regex SUMMARY.
@@ -155,6 +172,16 @@ stress() {
 		"$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}"
 }
 
+stress_bar() {
+	# The same on test_hmm's BAR device, whose aliases rxe reaches through
+	# MMIO (and turns down for atomics, so those pages migrate): 60 s in
+	# make test.
+	local args
+	read -r -a args <<<"${ODP_STRESS_BAR_ARGS:---duration 60 --workers 4}"
+	ODP_DMIRROR="$ODP_DMIRROR_BAR" tap_program stress-bar "${ODP_STRESS_TIMEOUT:-900}" \
+		'^# (totals|/dev)' "$ODP_USERSPACE_BUILD/tests/stress/odp_stress" "${args[@]}"
+}
+
 fuzz() {
 	# odp_fuzz (tests/fuzz): test_hmm's ioctls, ODP registration and
 	# advice, the alias switch, odp-devmem's and perftest's options;
@@ -176,7 +203,9 @@ for s in "${suites[@]}"; do
 	kunit) run_suite kunit kunit ;;
 	rdma-selftests) run_suite rdma-selftests rdma_selftests ;;
 	pyverbs) run_suite pyverbs pyverbs ;;
+	pyverbs-bar) run_suite pyverbs-bar pyverbs_bar ;;
 	stress) run_suite stress stress ;;
+	stress-bar) run_suite stress-bar stress_bar ;;
 	fuzz) run_suite fuzz fuzz ;;
 	*) echo "unknown suite $s" >&2; status=1 ;;
 	esac

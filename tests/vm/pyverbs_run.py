@@ -1,10 +1,15 @@
 #!/usr/bin/python3
 """pyverbs_run.py --src SRC --build BUILD --dev DEV --junit OUT.xml [--must-run RE]
+                 [--select RE] [--hmm-dmirror PATH] [--suite NAME]
 
 Runs rdma-core's pyverbs tests (SRC/tests) on RDMA device DEV as rdma-core's
 own run_tests.py does (its arguments parser, its tests package with its
 load_tests()), with a unittest result class that records each test, and
-writes one JUnit case per test id to OUT.xml: passed, failed or skipped.
+writes one JUnit case per test id to OUT.xml, as suite NAME (default
+pyverbs): passed, failed or skipped.  --select keeps only the tests whose
+id matches RE (searched); --hmm-dmirror passes run_tests.py's option of
+that name (providers/ 0005: the test_hmm device of the ODP device-memory
+tests), which pristine rdma-core does not have.
 Every test the loader found is accounted for: tests that a class or module
 fixture skipped or failed get that outcome, tests that never ran (the
 suite was killed at its timeout: SIGTERM) count as failed.  Tests whose id
@@ -90,20 +95,37 @@ class Runner(unittest.TextTestRunner):
         return self.result
 
 
-def load_rdma_core_tests(src, build, dev):
-    """The tests package as run_tests.py loads it, configured for @dev."""
+def load_rdma_core_tests(src, build, dev, extra_args):
+    """The tests package as run_tests.py loads it, configured for @dev and
+    run_tests.py's @extra_args."""
     tests_dir = os.path.join(src, "tests")
     # run_tests.py's directory (args_parser) and the built pyverbs.
     sys.path[:0] = [tests_dir, os.path.join(build, "python")]
     from args_parser import parser
-    sys.argv = [os.path.join(tests_dir, "run_tests.py"), "--dev", dev]
+    sys.argv = [os.path.join(tests_dir, "run_tests.py"), "--dev", dev] + extra_args
     parser.parse_args()
+    # What args_parser does not know it leaves for unittest: none here.
+    if sys.argv[1:]:
+        raise SystemExit(f"pyverbs_run: run_tests.py does not take {' '.join(sys.argv[1:])}")
     spec = importlib.util.spec_from_file_location(
         "tests", os.path.join(tests_dir, "__init__.py"))
     tests = importlib.util.module_from_spec(spec)
     sys.modules["tests"] = tests
     spec.loader.exec_module(tests)
     return unittest.defaultTestLoader.loadTestsFromModule(tests)
+
+
+def select(suite, pattern):
+    """A suite of the tests of @suite whose id matches @pattern."""
+    kept = unittest.TestSuite()
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            sub = select(t, pattern)
+            if sub.countTestCases():
+                kept.addTest(sub)
+        elif re.search(pattern, t.id()):
+            kept.addTest(t)
+    return kept
 
 
 def test_ids(suite):
@@ -154,10 +176,19 @@ def main():
     ap.add_argument("--junit", required=True, help="JUnit XML to write")
     ap.add_argument("--must-run", metavar="RE", action="append", default=[],
                     help="tests (id regex) that must not skip; repeatable")
+    ap.add_argument("--select", metavar="RE",
+                    help="run only the tests whose id matches RE")
+    ap.add_argument("--hmm-dmirror", metavar="PATH",
+                    help="run_tests.py --hmm-dmirror PATH")
+    ap.add_argument("--suite", default="pyverbs",
+                    help="the suite's name in the JUnit XML")
     args = ap.parse_args()
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    suite = load_rdma_core_tests(args.src, args.build, args.dev)
+    extra = ["--hmm-dmirror", args.hmm_dmirror] if args.hmm_dmirror else []
+    suite = load_rdma_core_tests(args.src, args.build, args.dev, extra)
+    if args.select:
+        suite = select(suite, args.select)
     ids = list(test_ids(suite))
     runner = Runner(stream=sys.stdout, verbosity=2)
     terminated = False
@@ -175,8 +206,8 @@ def main():
             tid, status, detail = cases[i]
             if status == "skipped":
                 cases[i] = (tid, "failed", f"skipped, but must run here: {detail}")
-    counts = report.write_junit("pyverbs", cases, args.junit)
-    print(report.line("pyverbs", counts) + f" ({len(ids)} tests loaded)", flush=True)
+    counts = report.write_junit(args.suite, cases, args.junit)
+    print(report.line(args.suite, counts) + f" ({len(ids)} tests loaded)", flush=True)
     if terminated:
         return 124
     return 1 if counts["failed"] else 0
