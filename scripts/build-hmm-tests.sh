@@ -24,19 +24,24 @@
 # --pristine: the same from pristine 7.3 ($ODP_BUILD/linux-pristine, made by
 # prepare-linux.sh --pristine) into $ODP_BUILD/baseline/selftests, for the
 # baseline run (make test-baseline); nothing is recorded in paths.env.
+# --check: only compile and link hmm-tests from $ODP_BUILD/linux as it is
+# (a prefix of the series: check-series.sh), into a directory that is
+# removed; the compiler's diagnostics on stderr, status 1 if it fails.
 . "$(dirname "$0")/lib.sh"
 
 K="$ODP_BUILD/linux"
 out="$ODP_BUILD/selftests"
 pristine=0
+check=0
 case "${1:-}" in
 "") ;;
 --pristine) pristine=1 K="$ODP_BUILD/linux-pristine" out="$ODP_BUILD/baseline/selftests" ;;
-*) die "usage: build-hmm-tests.sh [--pristine]" ;;
+--check) check=1 ;;
+*) die "usage: build-hmm-tests.sh [--pristine | --check]" ;;
 esac
 mm="$K/tools/testing/selftests/mm"
 [ -r "$mm/hmm-tests.c" ] || die "no kernel tree at $K (run prepare-linux.sh first)"
-mkdir -p "$out"
+[ "$check" -eq 1 ] || mkdir -p "$out"
 
 # As verified in the ecosystem brief; flags as in selftests/mm/Makefile.
 # Bookworm's /usr/include plus tools/include/uapi stand in for the kernel's
@@ -58,6 +63,13 @@ hmm_build() {
 	rm -rf "$tmp"
 	return "$rc"
 }
+
+if [ "$check" -eq 1 ]; then
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	hmm_build "$tmp/hmm-tests" "${srcs[0]}"
+	exit
+fi
 
 # Rebuild only when a file the compiler reads (gcc -M: sources and every
 # header, the kernel's and the system's), the flags or this script changed.

@@ -1,7 +1,12 @@
 #!/bin/bash
 # check-series.sh: the review gate for kernel/series.
 #  1. scripts/checkpatch.pl --strict on every patch;
-#  2. every prefix of the series builds (bzImage, incremental, ccache);
+#  2. every prefix of the series builds (bzImage, incremental, ccache); a
+#     patch that changes no file the kernel build reads (only
+#     tools/testing/, Documentation/, MAINTAINERS) leaves the image of the
+#     prefix before it, which is not built again; and a patch that touches
+#     the hmm-tests selftest's sources or test_hmm's UAPI header compiles
+#     hmm-tests before and after it: it must build, with no new warnings;
 #  3. for the .c files each patch touches, no new warnings from W=1 and
 #     sparse (C=1) compared with the tree just before that patch;
 #  4. mlx5 and nouveau, which the VM cannot run, are compiled with the
@@ -98,10 +103,68 @@ log "building the base tree in $out"
 "$ODP_ROOT/scripts/build-kernel.sh" --prefix 0 --out "$out" >/dev/null ||
 	die "the base tree does not build"
 
+# hmm_tests_warnings: hmm-tests.c and its helpers compiled from $tree as
+# build-hmm-tests.sh builds them (--check): their diagnostics, line numbers
+# removed, and, if it does not build, a line saying so; sorted.
+hmm_tests_warnings() {
+	local diag rc=0
+	diag=$("$ODP_ROOT/scripts/build-hmm-tests.sh" --check 2>&1) || rc=$?
+	{
+		[ "$rc" -eq 0 ] || echo "hmm-tests does not build (status $rc)"
+		{ grep -E 'warning:|error:' <<<"$diag" || true; } |
+			sed -E 's/:[0-9]+:[0-9]+:/:/; s/:[0-9]+:/:/'
+	} | sort -u
+}
+
+# compare_diags BEFORE AFTER FAILED PASSED: the lines of AFTER that BEFORE
+# (both sorted) lacks; with any, or when AFTER says hmm-tests does not
+# build (a failure before the patch too), prints FAILED and the lines and
+# sets fail; else prints PASSED.
+compare_diags() {
+	local new
+	new=$(comm -13 <(echo "$1") <(echo "$2") | sed '/^$/d')
+	if [ -z "$new" ] && grep -q '^hmm-tests does not build' <<<"$2"; then
+		new="$2"
+	fi
+	if [ -n "$new" ]; then
+		echo "  $3"
+		echo "$new" | sed 's/^/         /'
+		fail=1
+	else
+		echo "  $4"
+	fi
+}
+
+# A patch that touches none of the files the kernel build reads: only the
+# selftests and the other test programs (tools/testing/; the rest of tools/
+# holds objtool and its headers, which the build compiles), the
+# documentation and MAINTAINERS.  hmm-tests reads its own sources, the
+# kselftest headers, test_hmm's UAPI, gup_test's and tools/include.
+outside_build='^(tools/testing/|Documentation/|MAINTAINERS$)'
+hmm_tests_sources='^(tools/testing/selftests/(mm/|kselftest)|lib/test_hmm_uapi\.h$|mm/gup_test\.h$|tools/include/)'
+
 for i in "${!patches[@]}"; do
 	n=$((i + 1))
 	p="${patches[$i]}"
 	FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" "$i" >/dev/null
+	# Every path the patch names, both sides (a deleted file's new side is
+	# /dev/null).
+	pfiles=$(sed -nE 's|^diff --git a/([^ ]+) b/([^ ]+)$|\1\n\2|p' "$ODP_ROOT/kernel/$p" | sort -u)
+	hmm=0 hmm_before=""
+	if grep -qE "$hmm_tests_sources" <<<"$pfiles"; then
+		hmm=1 hmm_before=$(hmm_tests_warnings)
+	fi
+	if [ -n "$pfiles" ] && ! grep -qvE "$outside_build" <<<"$pfiles"; then
+		FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" "$n" >/dev/null
+		if [ "$hmm" -eq 0 ]; then
+			echo "  no file the kernel build reads: $p"
+		else
+			compare_diags "$hmm_before" "$(hmm_tests_warnings)" \
+				"NEW hmm-tests WARNINGS (or errors) after $n: $p" \
+				"no file the kernel build reads; hmm-tests compiles, no new warnings: $p"
+		fi
+		continue
+	fi
 	mapfile -t cfiles < <(cd "$ODP_ROOT/kernel" && grep -E '^\+\+\+ b/.*\.c$' "$p" | sed 's|^+++ b/||' | sort -u)
 	# Only files that the base config builds can be checked for warnings.
 	built=()
@@ -116,14 +179,12 @@ for i in "${!patches[@]}"; do
 		fail=1
 		continue
 	fi
-	after=$(warnings "${built[@]}")
-	new=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')
-	if [ -n "$new" ]; then
-		echo "  NEW WARNINGS after $n: $p"
-		echo "$new" | sed 's/^/         /'
-		fail=1
-	else
-		echo "  builds, no new W=1/sparse warnings (${#built[@]} file(s) checked): $p"
+	compare_diags "$before" "$(warnings "${built[@]}")" "NEW WARNINGS after $n: $p" \
+		"builds, no new W=1/sparse warnings (${#built[@]} file(s) checked): $p"
+	if [ "$hmm" -eq 1 ]; then
+		compare_diags "$hmm_before" "$(hmm_tests_warnings)" \
+			"NEW hmm-tests WARNINGS (or errors) after $n: $p" \
+			"hmm-tests compiles, no new warnings: $p"
 	fi
 done
 
@@ -172,15 +233,8 @@ compile_driver() {
 	else
 		after=$(warnings "${mfiles[@]}")
 		FORCE=1 "$ODP_ROOT/scripts/apply-series.sh" $((first - 1)) >/dev/null
-		before=$(warnings "${mfiles[@]}")
-		new=$(comm -13 <(echo "$before") <(echo "$after") | sed '/^$/d')
-		if [ -n "$new" ]; then
-			echo "  NEW $name WARNINGS with the series"
-			echo "$new" | sed 's/^/         /'
-			fail=1
-		else
-			echo "  $name compiles, no new W=1/sparse warnings (${#mfiles[@]} file(s) checked)"
-		fi
+		compare_diags "$(warnings "${mfiles[@]}")" "$after" "NEW $name WARNINGS with the series" \
+			"$name compiles, no new W=1/sparse warnings (${#mfiles[@]} file(s) checked)"
 	fi
 	unset wout
 }
@@ -194,8 +248,10 @@ for p in "${patches[@]}"; do
 	grep -A3 '^new file mode' "$ODP_ROOT/kernel/$p" >/dev/null || continue
 	mapfile -t added < <(awk '/^diff --git /{f=$4; sub("^b/", "", f)} /^new file mode/{print f}' "$ODP_ROOT/kernel/$p")
 	for f in "${added[@]}"; do
-		if (cd "$tree" && ./scripts/get_maintainer.pl --no-git --no-git-fallback --no-rolestats \
-			--subsystem --no-email --no-l -f "$f") | grep -qvx 'THE REST'; then
+		# (a line that is neither THE REST nor empty: the here-string
+		# of no output is one empty line)
+		if grep -qvxE '(THE REST)?' <<<"$(cd "$tree" && ./scripts/get_maintainer.pl --no-git \
+			--no-git-fallback --no-rolestats --subsystem --no-email --no-l -f "$f")"; then
 			echo "  maintained: $f"
 		else
 			echo "  NO MAINTAINERS ENTRY for $f (added by $p)"
