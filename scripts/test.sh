@@ -2,7 +2,8 @@
 # test.sh [SUITE...]: `make test`.  Build what is needed, lint, run the host
 # tests (test-host.sh), boot the VM once and run the test suites in it
 # (functional, hmm-tests, hmm-tests-upstream, kunit, rdma-selftests,
-# pyverbs, and stress's short form), then compare the upstream suites among
+# pyverbs and pyverbs-bar, stress's and stress-bar's short forms, fuzz),
+# then compare the upstream suites among
 # them with their baseline on pristine upstream (tests/baseline/, recorded
 # by test-baseline.sh).  Default: all;
 # given SUITEs, only those ("lint" and "host" are the host-side ones).
