@@ -428,12 +428,10 @@ static bool is_dmirror(const char *path, char *pci, size_t pci_len)
 		return false;
 	snprintf(sys, sizeof(sys), "/sys/dev/char/%u:%u", major(st.st_rdev),
 		 minor(st.st_rdev));
-	base = link_base(sys, link, sizeof(link));
-	if (!base || strncmp(base, "hmm_dmirror", 11))
+	if (!realpath(sys, dir) || !(slash = strrchr(dir, '/')) ||
+	    strncmp(slash + 1, "hmm_dmirror", 11))
 		return false;
 	pci[0] = '\0';
-	if (!realpath(sys, dir) || !(slash = strrchr(dir, '/')))
-		return true;
 	*slash = '\0';
 	/* dir is the parent's directory now: a PCI function's, or not */
 	snprintf(sub, sizeof(sub), "%s/subsystem", dir);
